@@ -1,0 +1,1057 @@
+"""The S3 driver: Amazon S3 and every S3-compatible store, signed with SigV4 on requests.
+
+One driver class serves AWS and compatible services; endpoint, region and
+addressing style are constructor arguments. Requests go through
+:class:`libstore.http.HttpClient` (pooling, timeouts, retries), multipart
+uploads through :mod:`libstore.transfer.multipart` (abort on every failure).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import itertools
+import mimetypes
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import IO, Any, ClassVar, Literal
+from urllib.parse import quote
+
+import requests
+from lxml import etree
+
+from libstore._extra import UploadOptions, parse_upload_extra
+from libstore._xml import child_text, children, parse_xml
+from libstore.auth import EMPTY_SHA256, Credentials, SigV4Signer
+from libstore.base import Container, Object, StorageDriver
+from libstore.http.retry import RetryPolicy
+from libstore.http.session import Body, ErrorReply, HttpClient, HttpConfig, Reply
+from libstore.transfer.chunking import iter_parts, iter_source
+from libstore.transfer.multipart import (
+    MAX_PARTS,
+    UploadedPart,
+    multipart_etag,
+    upload_multipart,
+)
+from libstore.types import (
+    AccessDeniedError,
+    ContainerAlreadyExistsError,
+    ContainerDoesNotExistError,
+    ContainerIsNotEmptyError,
+    InvalidArgumentError,
+    InvalidContainerNameError,
+    InvalidCredsError,
+    InvalidObjectNameError,
+    InvalidRangeError,
+    LibstoreError,
+    ObjectDoesNotExistError,
+    ObjectError,
+    ObjectHashMismatchError,
+    PreconditionFailedError,
+    RateLimitReachedError,
+    RequestTimeoutError,
+    ResponseError,
+    ServerError,
+    TransportError,
+)
+
+__all__ = [
+    "DEFAULT_PART_SIZE",
+    "MIN_PART_SIZE",
+    "MinIOStorageDriver",
+    "S3StorageDriver",
+    "SeaweedFSStorageDriver",
+    "validate_bucket_name",
+]
+
+#: Smallest part S3 accepts (every part but the last).
+MIN_PART_SIZE = 5 * 1024 * 1024
+#: Largest part S3 accepts.
+MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
+#: Default part size of multipart uploads.
+DEFAULT_PART_SIZE = MIN_PART_SIZE
+#: Longest object key S3 accepts, in UTF-8 bytes.
+MAX_KEY_BYTES = 1024
+#: Size of the pieces read from a download reply.
+READ_CHUNK_SIZE = 1024 * 1024
+
+_CREDENTIAL_CODES = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "AuthorizationHeaderMalformed",
+        "InvalidSecurity",
+    }
+)
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+_STREAM_ERRORS = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ContentDecodingError,
+    OSError,
+)
+
+
+def validate_bucket_name(name: str) -> None:
+    """Check ``name`` against S3's rules for new general-purpose buckets.
+
+    Raises:
+        InvalidContainerNameError: The name breaks a rule; the message says which.
+    """
+
+    def bad(reason: str) -> InvalidContainerNameError:
+        return InvalidContainerNameError(f"invalid bucket name: {reason}", container_name=name)
+
+    if not isinstance(name, str):
+        raise bad("it must be a string")
+    if not 3 <= len(name) <= 63:
+        raise bad("it must be 3 to 63 characters long")
+    if not _BUCKET_NAME.match(name):
+        raise bad(
+            "use only lowercase letters, digits, dots and hyphens, beginning and ending "
+            "with a letter or digit"
+        )
+    if ".." in name or ".-" in name or "-." in name:
+        raise bad("dots may not be adjacent to each other or to hyphens")
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        raise bad("it must not be formatted as an IP address")
+    if name.startswith(_BUCKET_PREFIXES) or name.endswith(_BUCKET_SUFFIXES):
+        raise bad("that prefix or suffix is reserved by S3")
+
+
+def _check_bucket_reference(name: str) -> None:
+    """Lenient check for names of existing buckets (legacy names may break today's rules)."""
+    if not isinstance(name, str) or not name or len(name) > 255:
+        raise InvalidContainerNameError("bucket name must be 1 to 255 characters", container_name=name)
+    if "/" in name or any(ord(c) < 0x21 or c in "\x7f?#%\\" for c in name):
+        raise InvalidContainerNameError(
+            "bucket name contains characters no bucket can have", container_name=name
+        )
+
+
+def _check_key(name: str) -> None:
+    if not isinstance(name, str):
+        raise InvalidObjectNameError(f"object name must be a str, not {type(name).__name__}")
+    if not name:
+        raise InvalidObjectNameError("object name must not be empty", object_name=name)
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidObjectNameError(
+            "object name is not valid Unicode (lone surrogate)", object_name=name
+        ) from None
+    if len(encoded) > MAX_KEY_BYTES:
+        raise InvalidObjectNameError(
+            f"object name is {len(encoded)} bytes in UTF-8; S3 allows {MAX_KEY_BYTES}",
+            object_name=name,
+        )
+
+
+def _quote(value: str) -> str:
+    """Percent-encode everything but RFC 3986's unreserved characters and ``/``."""
+    return quote(value, safe="/~")
+
+
+def _query(params: Sequence[tuple[str, str | None]]) -> str:
+    return "&".join(
+        quote(k, safe="-_.~") if v is None else f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+        for k, v in params
+    )
+
+
+def _strip_etag(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"')
+
+
+def _parse_http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _parse_iso_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_s3_error(status: int, headers: Mapping[str, str], body: bytes) -> ErrorReply:
+    """Parse S3's ``<Error>`` document (when there is one) and its request-id headers."""
+    reply = ErrorReply(
+        status=status,
+        headers=headers,
+        body=body,
+        request_id=headers.get("x-amz-request-id"),
+        host_id=headers.get("x-amz-id-2"),
+    )
+    if body.strip():
+        try:
+            root = parse_xml(body, "error reply")
+        except ResponseError:
+            return reply
+        if etree.QName(root).localname == "Error":
+            reply.code = child_text(root, "Code")
+            reply.message = child_text(root, "Message")
+            reply.request_id = child_text(root, "RequestId") or reply.request_id
+            reply.host_id = child_text(root, "HostId") or reply.host_id
+            for name in ("Region", "BucketName", "Key", "Condition"):
+                text = child_text(root, name)
+                if text:
+                    reply.details[name] = text
+    return reply
+
+
+class S3StorageDriver(StorageDriver):
+    """Amazon S3 and S3-compatible stores.
+
+    Args:
+        key: Access key id.
+        secret: Secret access key.
+        secure: Use HTTPS (default ``True``).
+        host: Endpoint host; ``None`` means AWS (``s3.<region>.amazonaws.com``).
+        port: Endpoint port; ``None`` means the scheme's default.
+        region: Signing region (default ``"us-east-1"``).
+        token: Session token of temporary credentials.
+        addressing_style: ``"path"`` (``host/bucket/key``), ``"virtual"``
+            (``bucket.host/key``) or ``"auto"`` (default): virtual-hosted on AWS where
+            the bucket name allows it, path-style on any custom ``host``.
+        part_size: Size of multipart upload parts (default 5 MiB, S3's minimum).
+        connect_timeout: Seconds to wait for a connection (default 10).
+        read_timeout: Seconds to wait for reply bytes (default 60).
+        max_attempts: Attempts per request, retries included (default 5).
+        verify: Verify TLS certificates (default ``True``) or a CA bundle path.
+        proxies: Proxy URLs by scheme; ``None`` uses the environment.
+        http_config: Full transport settings; overrides the four options above.
+        retry_policy: Full retry policy; overrides ``max_attempts``.
+    """
+
+    name: ClassVar[str] = "Amazon S3"
+    website: ClassVar[str] = "https://aws.amazon.com/s3/"
+    #: Addressing style used with a custom ``host`` under ``"auto"``.
+    custom_host_addressing: ClassVar[Literal["path", "virtual"]] = "path"
+    #: Whether the provider has no default endpoint, so ``host`` is required.
+    requires_host: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        key: str,
+        secret: str | None = None,
+        secure: bool = True,
+        host: str | None = None,
+        port: int | None = None,
+        region: str = "us-east-1",
+        token: str | None = None,
+        *,
+        addressing_style: Literal["auto", "path", "virtual"] = "auto",
+        part_size: int = DEFAULT_PART_SIZE,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 5,
+        verify: bool | str = True,
+        proxies: Mapping[str, str] | None = None,
+        http_config: HttpConfig | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if secret is None:
+            raise InvalidArgumentError(f"the {self.name} driver needs a secret key")
+        if host is None and self.requires_host:
+            raise InvalidArgumentError(f"the {self.name} driver needs a host")
+        self._credentials = Credentials(key, secret, token)
+        if not isinstance(region, str) or not re.fullmatch(r"[a-z0-9-]{1,64}", region):
+            raise InvalidArgumentError(f"invalid region {region!r}")
+        if addressing_style not in ("auto", "path", "virtual"):
+            raise InvalidArgumentError(f"invalid addressing_style {addressing_style!r}")
+        if isinstance(part_size, bool) or not isinstance(part_size, int):
+            raise InvalidArgumentError("part_size must be an int")
+        if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise InvalidArgumentError(
+                f"part_size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE} bytes"
+            )
+        if port is not None and (not isinstance(port, int) or not 0 < port < 65536):
+            raise InvalidArgumentError(f"invalid port {port!r}")
+        self.secure = bool(secure)
+        self.region = region
+        self.custom_host = host is not None
+        self.host = host if host is not None else self._aws_host(region)
+        if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+", self.host):
+            raise InvalidArgumentError(f"invalid host {self.host!r}")
+        self.port = port
+        self.addressing_style = addressing_style
+        self.part_size = part_size
+        self._signer = SigV4Signer(self._credentials, region, "s3")
+        config = http_config or HttpConfig(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            verify=verify,
+            proxies=proxies,
+        )
+        self._http = HttpClient(
+            config, retry_policy or RetryPolicy(max_attempts=max_attempts), parse_s3_error
+        )
+
+    @staticmethod
+    def _aws_host(region: str) -> str:
+        return "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} endpoint={self._netloc()!r} region={self.region!r} "
+            f"access_key={self._credentials.access_key!r}>"
+        )
+
+    def close(self) -> None:
+        """Close the driver's pooled connections."""
+        self._http.close()
+
+    # -- URLs and signing -------------------------------------------------------------------
+
+    def _netloc(self) -> str:
+        default = 443 if self.secure else 80
+        return self.host if self.port in (None, default) else f"{self.host}:{self.port}"
+
+    def _virtual(self, bucket: str) -> bool:
+        style = self.addressing_style
+        if style == "auto":
+            style = self.custom_host_addressing if self.custom_host else "virtual"
+        if style == "path":
+            return False
+        # Dotted names break TLS wildcard certificates; legacy names break DNS.
+        return bool(_BUCKET_NAME.match(bucket)) and not (self.secure and "." in bucket)
+
+    def _url(
+        self,
+        bucket: str | None = None,
+        key: str | None = None,
+        query: Sequence[tuple[str, str | None]] = (),
+    ) -> str:
+        scheme = "https" if self.secure else "http"
+        netloc = self._netloc()
+        path = "/"
+        if bucket is not None:
+            if self._virtual(bucket):
+                netloc = f"{bucket}.{netloc}"
+            else:
+                path = f"/{bucket}/" if key is not None else f"/{bucket}"
+            if key is not None:
+                path += _quote(key)
+        url = f"{scheme}://{netloc}{path}"
+        return f"{url}?{_query(query)}" if query else url
+
+    def _signer_for(self, payload_hash: str) -> Callable[[str, str, dict[str, str]], dict[str, str]]:
+        def sign(method: str, url: str, headers: dict[str, str]) -> dict[str, str]:
+            return self._signer.sign(method, url, headers, payload_hash=payload_hash)
+
+        return sign
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def _error_mapper(
+        self,
+        action: str,
+        *,
+        container_name: str | None = None,
+        object_name: str | None = None,
+        missing: Literal["container", "object"] | None = None,
+    ) -> Callable[[ErrorReply], LibstoreError]:
+        def map_error(error: ErrorReply) -> LibstoreError:
+            return self._map_error(error, action, container_name, object_name, missing)
+
+        return map_error
+
+    def _map_error(
+        self,
+        error: ErrorReply,
+        action: str,
+        container_name: str | None,
+        object_name: str | None,
+        missing: Literal["container", "object"] | None,
+    ) -> LibstoreError:
+        status, code = error.status, error.code
+        detail = f"{code}: {error.message}" if code and error.message else (code or "")
+        text = f"{action} failed: {detail or f'HTTP {status}'}"
+        fields: dict[str, Any] = {
+            "http_status": status,
+            "code": code,
+            "request_id": error.request_id,
+            "host_id": error.host_id,
+        }
+        if code == "NoSuchBucket" or (code is None and status == 404 and missing == "container"):
+            return ContainerDoesNotExistError(text, self, container_name, **fields)
+        if code in ("NoSuchKey", "NoSuchVersion") or (
+            code is None and status == 404 and missing == "object"
+        ):
+            return ObjectDoesNotExistError(
+                text, self, object_name, container_name=container_name, **fields
+            )
+        fields["container_name"] = container_name
+        fields["object_name"] = object_name
+        region = error.details.get("Region") or error.headers.get("x-amz-bucket-region")
+        if status in (301, 307) or code in ("PermanentRedirect", "AuthorizationHeaderMalformed"):
+            if region and region != self.region:
+                text += f"; the bucket is in region {region!r}, create the driver with that region"
+        if code in ("BucketAlreadyExists", "BucketAlreadyOwnedByYou"):
+            return ContainerAlreadyExistsError(text, self, **fields)
+        if code == "BucketNotEmpty":
+            return ContainerIsNotEmptyError(text, self, **fields)
+        if code == "InvalidBucketName":
+            return InvalidContainerNameError(text, self, **fields)
+        if code in _CREDENTIAL_CODES:
+            return InvalidCredsError(text, self, **fields)
+        if status == 403 or code == "AccessDenied":
+            return AccessDeniedError(text, self, **fields)
+        if status == 412 or code == "PreconditionFailed":
+            return PreconditionFailedError(text, self, **fields)
+        if status == 416 or code == "InvalidRange":
+            return InvalidRangeError(text, self, **fields)
+        if code in ("BadDigest", "InvalidDigest"):
+            return ObjectHashMismatchError(text, self, **fields)
+        if code == "RequestTimeout":
+            return RequestTimeoutError(text, self, **fields)
+        if status == 429 or code in ("SlowDown", "Throttling", "ThrottlingException"):
+            return RateLimitReachedError(text, self, **fields)
+        if status >= 500 or code in ("InternalError", "ServiceUnavailable"):
+            return ServerError(text, self, **fields)
+        if object_name is not None:
+            return ObjectError(text, self, **fields)
+        return LibstoreError(text, self, **fields)
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        action: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: Body = None,
+        payload_hash: str = EMPTY_SHA256,
+        container_name: str | None = None,
+        object_name: str | None = None,
+        missing: Literal["container", "object"] | None = None,
+        idempotent: bool = True,
+        error_in_body: bool = False,
+    ) -> Reply:
+        return self._http.request(
+            method,
+            url,
+            headers=headers,
+            body=body,
+            sign=self._signer_for(payload_hash),
+            on_error=self._error_mapper(
+                action, container_name=container_name, object_name=object_name, missing=missing
+            ),
+            idempotent=idempotent,
+            error_in_body=error_in_body,
+        )
+
+    # -- containers -------------------------------------------------------------------------
+
+    def iterate_containers(self) -> Iterator[Container]:
+        token: str | None = None
+        for _ in range(100_000):
+            query = [("continuation-token", token)] if token else []
+            reply = self._call("GET", self._url(query=query), "listing buckets")
+            root = parse_xml(reply.body, "bucket listing")
+            buckets = root.find("{*}Buckets")
+            for bucket in children(buckets, "Bucket") if buckets is not None else []:
+                name = child_text(bucket, "Name")
+                if not name:
+                    raise ResponseError("bucket listing has a bucket without a name", self)
+                extra = {"creation_date": _parse_iso_date(child_text(bucket, "CreationDate"))}
+                region = child_text(bucket, "BucketRegion")
+                if region:
+                    extra["region"] = region  # type: ignore[assignment]
+                yield Container(name, extra, self)
+            token = child_text(root, "ContinuationToken")
+            if not token:
+                return
+
+    def get_container(self, container_name: str) -> Container:
+        _check_bucket_reference(container_name)
+        reply = self._call(
+            "HEAD",
+            self._url(container_name),
+            f"getting bucket {container_name!r}",
+            container_name=container_name,
+            missing="container",
+        )
+        extra: dict[str, Any] = {}
+        region = reply.headers.get("x-amz-bucket-region")
+        if region:
+            extra["region"] = region
+        return Container(container_name, extra, self)
+
+    def create_container(self, container_name: str) -> Container:
+        validate_bucket_name(container_name)
+        # AWS answers 200 when the caller already owns the bucket in us-east-1: look first.
+        try:
+            self.get_container(container_name)
+        except ContainerDoesNotExistError:
+            pass
+        except AccessDeniedError as exc:
+            raise ContainerAlreadyExistsError(
+                f"bucket {container_name!r} exists and belongs to someone else",
+                self,
+                container_name,
+                http_status=exc.http_status,
+                request_id=exc.request_id,
+            ) from exc
+        else:
+            raise ContainerAlreadyExistsError(
+                f"bucket {container_name!r} already exists", self, container_name
+            )
+        body = b""
+        if self.region != "us-east-1":
+            body = (
+                '<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<LocationConstraint>{self.region}</LocationConstraint>"
+                "</CreateBucketConfiguration>"
+            ).encode()
+        self._call(
+            "PUT",
+            self._url(container_name),
+            f"creating bucket {container_name!r}",
+            body=body,
+            payload_hash=hashlib.sha256(body).hexdigest(),
+            container_name=container_name,
+        )
+        return Container(container_name, {"region": self.region}, self)
+
+    def delete_container(self, container: Container) -> bool:
+        _check_bucket_reference(container.name)
+        self._call(
+            "DELETE",
+            self._url(container.name),
+            f"deleting bucket {container.name!r}",
+            container_name=container.name,
+            missing="container",
+        )
+        return True
+
+    def get_object_cdn_url(self, obj: Object, expires: int = 86400) -> str:
+        """Return a presigned GET URL for ``obj``, valid for ``expires`` seconds (default 1 day)."""
+        return self._signer.presign("GET", self._url(obj.container.name, obj.name), expires=expires)
+
+    # -- listing and metadata ---------------------------------------------------------------
+
+    def iterate_container_objects(
+        self, container: Container, prefix: str | None = None
+    ) -> Iterator[Object]:
+        _check_bucket_reference(container.name)
+        if prefix is not None and not isinstance(prefix, str):
+            raise InvalidArgumentError("prefix must be a str")
+        return self._iterate_objects(container, prefix or None)
+
+    def _iterate_objects(self, container: Container, prefix: str | None) -> Iterator[Object]:
+        token: str | None = None
+        seen_tokens: set[str] = set()
+        while True:
+            query: list[tuple[str, str | None]] = []
+            if token:
+                query.append(("continuation-token", token))
+            query.append(("list-type", "2"))
+            if prefix:
+                query.append(("prefix", prefix))
+            reply = self._call(
+                "GET",
+                self._url(container.name, query=sorted(query)),
+                f"listing bucket {container.name!r}",
+                container_name=container.name,
+                missing="container",
+            )
+            root = parse_xml(reply.body, "object listing")
+            for item in children(root, "Contents"):
+                yield self._object_from_listing(container, item)
+            truncated = (child_text(root, "IsTruncated") or "").lower() == "true"
+            token = child_text(root, "NextContinuationToken")
+            if not truncated:
+                return
+            if not token or token in seen_tokens:
+                raise ResponseError(
+                    "listing is truncated but gives no new continuation token",
+                    self,
+                    container_name=container.name,
+                )
+            seen_tokens.add(token)
+
+    def _object_from_listing(self, container: Container, item: etree._Element) -> Object:
+        name = child_text(item, "Key")
+        size_text = child_text(item, "Size")
+        if name is None or size_text is None or not size_text.isdigit():
+            raise ResponseError("listing entry lacks a key or a size", self)
+        etag = _strip_etag(child_text(item, "ETag"))
+        extra: dict[str, Any] = {
+            "etag": etag,
+            "last_modified": _parse_iso_date(child_text(item, "LastModified")),
+            "storage_class": child_text(item, "StorageClass") or "STANDARD",
+        }
+        return Object(name, int(size_text), etag, extra, {}, container, self)
+
+    def _object_from_headers(
+        self, container: Container, name: str, headers: Mapping[str, str]
+    ) -> Object:
+        etag = _strip_etag(headers.get("ETag"))
+        extra: dict[str, Any] = {
+            "etag": etag,
+            "content_type": headers.get("Content-Type"),
+            "last_modified": _parse_http_date(headers.get("Last-Modified")),
+            "storage_class": headers.get("x-amz-storage-class", "STANDARD"),
+        }
+        for extra_name, header in (
+            ("cache_control", "Cache-Control"),
+            ("content_disposition", "Content-Disposition"),
+            ("content_encoding", "Content-Encoding"),
+            ("content_language", "Content-Language"),
+            ("expires", "Expires"),
+            ("server_side_encryption", "x-amz-server-side-encryption"),
+            ("sse_customer_algorithm", "x-amz-server-side-encryption-customer-algorithm"),
+            ("version_id", "x-amz-version-id"),
+        ):
+            value = headers.get(header)
+            if value is not None:
+                extra[extra_name] = value
+        meta = {
+            k[len("x-amz-meta-") :].lower(): v
+            for k, v in headers.items()
+            if k.lower().startswith("x-amz-meta-")
+        }
+        size = headers.get("Content-Length", "0")
+        return Object(name, int(size) if size.isdigit() else 0, etag, extra, meta, container, self)
+
+    def get_object(self, container_name: str, object_name: str) -> Object:
+        _check_bucket_reference(container_name)
+        _check_key(object_name)
+        container = Container(container_name, {}, self)
+        try:
+            reply = self._call(
+                "HEAD",
+                self._url(container_name, object_name),
+                f"getting object {object_name!r}",
+                container_name=container_name,
+                object_name=object_name,
+                missing="object",
+            )
+        except ObjectDoesNotExistError:
+            # A HEAD reply has no body to tell a missing key from a missing bucket.
+            self.get_container(container_name)
+            raise
+        return self._object_from_headers(container, object_name, reply.headers)
+
+    def delete_object(self, obj: Object) -> bool:
+        _check_bucket_reference(obj.container.name)
+        _check_key(obj.name)
+        # S3 answers 204 for missing keys too; libcloud's contract reports them.
+        self.get_object(obj.container.name, obj.name)
+        self._call(
+            "DELETE",
+            self._url(obj.container.name, obj.name),
+            f"deleting object {obj.name!r}",
+            container_name=obj.container.name,
+            object_name=obj.name,
+            missing="object",
+        )
+        return True
+
+    # -- uploads ----------------------------------------------------------------------------
+
+    def _upload_headers(
+        self, object_name: str, options: UploadOptions, headers: Mapping[str, str] | None
+    ) -> dict[str, str]:
+        content_type = options.content_type or (
+            mimetypes.guess_type(object_name)[0] or "application/octet-stream"
+        )
+        result = {"Content-Type": content_type}
+        for name, value in options.stored_attributes().items():
+            result[name.replace("_", "-").title()] = value
+        if options.acl:
+            result["x-amz-acl"] = options.acl
+        if options.storage_class:
+            result["x-amz-storage-class"] = options.storage_class
+        for meta_name, value in options.meta_data.items():
+            result[f"x-amz-meta-{meta_name}"] = value
+        if headers:
+            for name, value in headers.items():
+                if name.lower() in ("authorization", "host", "content-length", "content-md5"):
+                    raise InvalidArgumentError(f"header {name!r} is set by the driver")
+                result[name] = value
+        return result
+
+    def _put_object(
+        self,
+        container: Container,
+        object_name: str,
+        body: Body,
+        size: int,
+        md5: bytes,
+        payload_hash: str,
+        options: UploadOptions,
+        headers: Mapping[str, str] | None,
+        verify_hash: bool,
+    ) -> Object:
+        send = self._upload_headers(object_name, options, headers)
+        send["Content-MD5"] = base64.b64encode(md5).decode()
+        send["Content-Length"] = str(size)
+        reply = self._call(
+            "PUT",
+            self._url(container.name, object_name),
+            f"uploading object {object_name!r}",
+            headers=send,
+            body=body,
+            payload_hash=payload_hash,
+            container_name=container.name,
+            object_name=object_name,
+            missing="container",
+        )
+        etag = _strip_etag(reply.headers.get("ETag"))
+        obj = self._uploaded_object(container, object_name, size, etag, send, reply.headers)
+        if verify_hash and self._content_md5(obj) is not None and etag != md5.hex():
+            self._discard_corrupt(obj, md5.hex())
+        return obj
+
+    def _uploaded_object(
+        self,
+        container: Container,
+        object_name: str,
+        size: int,
+        etag: str | None,
+        sent: Mapping[str, str],
+        reply_headers: Mapping[str, str],
+    ) -> Object:
+        extra: dict[str, Any] = {"etag": etag, "content_type": sent.get("Content-Type")}
+        sse = reply_headers.get("x-amz-server-side-encryption")
+        if sse:
+            extra["server_side_encryption"] = sse
+        meta = {
+            k[len("x-amz-meta-") :]: v for k, v in sent.items() if k.startswith("x-amz-meta-")
+        }
+        return Object(object_name, size, etag, extra, meta, container, self)
+
+    def _discard_corrupt(self, obj: Object, expected: str) -> None:
+        """Delete an object whose ETag disagrees with what was sent, then raise."""
+        error = ObjectHashMismatchError(
+            f"the store's ETag {obj.hash!r} does not match the uploaded data ({expected}); "
+            "the object was deleted",
+            self,
+            obj.name,
+            container_name=obj.container.name,
+        )
+        try:
+            self._call(
+                "DELETE",
+                self._url(obj.container.name, obj.name),
+                f"deleting mismatched object {obj.name!r}",
+                container_name=obj.container.name,
+                object_name=obj.name,
+            )
+        except LibstoreError as exc:
+            error.add_note(f"deleting the mismatched object failed too: {exc}")
+        raise error
+
+    def upload_object(
+        self,
+        file_path: str | os.PathLike[str],
+        container: Container,
+        object_name: str,
+        extra: dict[str, Any] | None = None,
+        verify_hash: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> Object:
+        _check_bucket_reference(container.name)
+        _check_key(object_name)
+        options = parse_upload_extra(extra)
+        self._upload_headers(object_name, options, headers)  # validate headers up front
+        path = os.fspath(file_path)
+        try:
+            size = os.path.getsize(path)
+        except OSError as exc:
+            raise LibstoreError(f"cannot read {path!r}: {exc.strerror}", self) from exc
+        if size > self.part_size:
+            part_size = max(self.part_size, -(-size // MAX_PARTS))
+            with open(path, "rb") as handle:
+                return self._upload_multipart(
+                    container, object_name, iter_source(handle, part_size),
+                    part_size, options, headers, verify_hash,
+                )  # fmt: skip
+        md5 = hashlib.md5(usedforsecurity=False)
+        sha = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1024 * 1024), b""):
+                md5.update(block)
+                sha.update(block)
+
+        def reopen() -> IO[bytes]:
+            return open(path, "rb")  # noqa: SIM115 - closed by the HTTP layer per attempt
+
+        return self._put_object(
+            container, object_name, reopen, size, md5.digest(), sha.hexdigest(),
+            options, headers, verify_hash,
+        )  # fmt: skip
+
+    def upload_object_via_stream(
+        self,
+        iterator: Any,
+        container: Container,
+        object_name: str,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Object:
+        _check_bucket_reference(container.name)
+        _check_key(object_name)
+        options = parse_upload_extra(extra)
+        self._upload_headers(object_name, options, headers)
+        return self._upload_multipart(
+            container, object_name, iter_source(iterator), self.part_size, options, headers, True
+        )
+
+    def _upload_multipart(
+        self,
+        container: Container,
+        object_name: str,
+        chunks: Iterator[Any],
+        part_size: int,
+        options: UploadOptions,
+        headers: Mapping[str, str] | None,
+        verify_hash: bool,
+    ) -> Object:
+        parts = iter_parts(chunks, part_size)
+        first = next(parts)
+        second = next(parts, None) if len(first) == part_size else None
+        if second is None:
+            # The whole stream fits in one part: a single PUT is cheaper and atomic.
+            md5 = hashlib.md5(first, usedforsecurity=False).digest()
+            return self._put_object(
+                container, object_name, first, len(first), md5,
+                hashlib.sha256(first).hexdigest(), options, headers, verify_hash,
+            )  # fmt: skip
+        target = _S3Multipart(self, container, object_name, self._upload_headers(
+            object_name, options, headers))  # fmt: skip
+        (etag, reply_headers), done = upload_multipart(
+            target, itertools.chain((first, second), parts), object_name=object_name
+        )
+        size = sum(part.size for part in done)
+        obj = self._uploaded_object(
+            container, object_name, size, etag, target.headers, reply_headers
+        )
+        expected = multipart_etag(done)
+        if verify_hash and etag and "-" in etag and etag != expected:
+            self._discard_corrupt(obj, expected)
+        return obj
+
+    # -- downloads --------------------------------------------------------------------------
+
+    def _content_md5(self, obj: Object) -> str | None:
+        etag = obj.hash
+        if not etag or len(etag) != 32 or not all(c in "0123456789abcdef" for c in etag.lower()):
+            return None  # a multipart ETag ("...-N") or a provider-specific one
+        if obj.extra.get("server_side_encryption") in ("aws:kms", "aws:kms:dsse"):
+            return None  # SSE-KMS ETags are not content MD5s
+        if obj.extra.get("sse_customer_algorithm"):
+            return None
+        return etag.lower()
+
+    def _read_object(self, obj: Object, start_bytes: int, end_bytes: int | None) -> Iterator[bytes]:
+        _check_bucket_reference(obj.container.name)
+        _check_key(obj.name)
+        url = self._url(obj.container.name, obj.name)
+        offset = start_bytes
+        etag: str | None = None
+        attempts = 0
+        max_attempts = self._http.retry.max_attempts
+        while True:
+            headers: dict[str, str] = {}
+            if offset or end_bytes is not None:
+                last = "" if end_bytes is None else str(end_bytes - 1)
+                headers["Range"] = f"bytes={offset}-{last}"
+            if etag is not None:
+                headers["If-Match"] = f'"{etag}"'  # resume only the same version
+            response = self._http.open_stream(
+                "GET",
+                url,
+                headers=headers,
+                sign=self._signer_for(EMPTY_SHA256),
+                on_error=self._error_mapper(
+                    f"downloading object {obj.name!r}",
+                    container_name=obj.container.name,
+                    object_name=obj.name,
+                    missing="object",
+                ),
+            )
+            if etag is None:
+                etag = _strip_etag(response.headers.get("ETag"))
+                sse = response.headers.get("x-amz-server-side-encryption")
+                if sse:
+                    obj.extra["server_side_encryption"] = sse
+            if headers.get("Range") and response.status_code != 206:
+                response.close()
+                raise ResponseError(
+                    "the server ignored the Range header", self, object_name=obj.name
+                )
+            length = response.headers.get("Content-Length")
+            expected = int(length) if length and length.isdigit() else None
+            received = 0
+            try:
+                for chunk in response.iter_content(chunk_size=READ_CHUNK_SIZE):
+                    if chunk:
+                        received += len(chunk)
+                        offset += len(chunk)
+                        yield chunk
+                if expected is None or received >= expected:
+                    return
+                failure: BaseException = ResponseError("reply body ended early", self)
+            except _STREAM_ERRORS as exc:
+                failure = exc
+            finally:
+                response.close()
+            attempts += 1
+            if attempts >= max_attempts:
+                raise TransportError(
+                    f"downloading object {obj.name!r} failed after {attempts} interrupted "
+                    f"attempts at byte {offset}: {type(failure).__name__}",
+                    self,
+                    container_name=obj.container.name,
+                    object_name=obj.name,
+                ) from failure
+            self._http._sleep(self._http.retry.backoff(attempts))
+
+
+class _S3Multipart:
+    """S3's multipart operations for one object, for :func:`upload_multipart`."""
+
+    def __init__(
+        self,
+        driver: S3StorageDriver,
+        container: Container,
+        object_name: str,
+        headers: dict[str, str],
+    ) -> None:
+        self.driver = driver
+        self.container = container
+        self.object_name = object_name
+        self.headers = headers
+
+    def _url(self, query: Sequence[tuple[str, str | None]]) -> str:
+        return self.driver._url(self.container.name, self.object_name, query)
+
+    def _call(self, method: str, url: str, action: str, **kwargs: Any) -> Reply:
+        return self.driver._call(
+            method,
+            url,
+            action,
+            container_name=self.container.name,
+            object_name=self.object_name,
+            **kwargs,
+        )
+
+    def initiate(self) -> str:
+        reply = self._call(
+            "POST",
+            self._url([("uploads", None)]),
+            f"starting multipart upload of {self.object_name!r}",
+            headers=self.headers,
+            missing="container",
+            idempotent=False,
+        )
+        upload_id = child_text(parse_xml(reply.body, "multipart initiation reply"), "UploadId")
+        if not upload_id:
+            raise ResponseError("multipart initiation reply has no UploadId", self.driver)
+        return upload_id
+
+    def upload_part(self, upload_id: str, number: int, data: bytes, md5: bytes) -> str:
+        reply = self._call(
+            "PUT",
+            self._url([("partNumber", str(number)), ("uploadId", upload_id)]),
+            f"uploading part {number} of {self.object_name!r}",
+            headers={
+                "Content-MD5": base64.b64encode(md5).decode(),
+                "Content-Length": str(len(data)),
+            },
+            body=data,
+            payload_hash=hashlib.sha256(data).hexdigest(),
+        )
+        etag = reply.headers.get("ETag")
+        if not etag:
+            raise ResponseError(f"part {number} reply has no ETag", self.driver)
+        return etag
+
+    def complete(
+        self, upload_id: str, parts: Sequence[UploadedPart]
+    ) -> tuple[str | None, Mapping[str, str]]:
+        root = etree.Element("CompleteMultipartUpload")
+        for part in parts:
+            element = etree.SubElement(root, "Part")
+            etree.SubElement(element, "PartNumber").text = str(part.number)
+            etree.SubElement(element, "ETag").text = part.etag
+        body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        try:
+            reply = self._call(
+                "POST",
+                self._url([("uploadId", upload_id)]),
+                f"completing multipart upload of {self.object_name!r}",
+                headers={"Content-Type": "application/xml"},
+                body=body,
+                payload_hash=hashlib.sha256(body).hexdigest(),
+                error_in_body=True,
+            )
+        except LibstoreError as exc:
+            if exc.code != "NoSuchUpload":
+                raise
+            # A retried completion whose first attempt succeeded finds no upload left.
+            current = self.driver.get_object(self.container.name, self.object_name)
+            if current.hash != multipart_etag(parts):
+                raise
+            return current.hash, {}
+        etag = child_text(parse_xml(reply.body, "multipart completion reply"), "ETag")
+        return _strip_etag(etag), reply.headers
+
+    def abort(self, upload_id: str) -> None:
+        try:
+            self._call(
+                "DELETE",
+                self._url([("uploadId", upload_id)]),
+                f"aborting multipart upload of {self.object_name!r}",
+            )
+        except ObjectError as exc:
+            if exc.code != "NoSuchUpload":
+                raise
+
+
+class MinIOStorageDriver(S3StorageDriver):
+    """MinIO: the S3 driver with path-style addressing against ``host`` (required)."""
+
+    name: ClassVar[str] = "MinIO"
+    website: ClassVar[str] = "https://min.io/"
+    requires_host: ClassVar[bool] = True
+
+
+class SeaweedFSStorageDriver(S3StorageDriver):
+    """SeaweedFS' S3 gateway: the S3 driver with path-style addressing against ``host``."""
+
+    name: ClassVar[str] = "SeaweedFS"
+    website: ClassVar[str] = "https://github.com/seaweedfs/seaweedfs"
+    requires_host: ClassVar[bool] = True

@@ -1,0 +1,88 @@
+"""Turn any stream of bytes into parts of an exact size, with bounded memory.
+
+The input may yield chunks of any size (one byte or hundreds of megabytes),
+empty chunks (which are skipped, never taken as the end), ``bytearray`` and
+``memoryview`` chunks that the producer may reuse after yielding them, or be a
+file-like object. Every input byte is copied once into its part; nothing is
+quadratic in the number of input chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from libstore.types import InvalidArgumentError
+
+__all__ = ["iter_parts", "iter_source"]
+
+#: Read size used when the source is a file-like object.
+FILE_READ_SIZE = 1024 * 1024
+
+
+def iter_source(source: Any, read_size: int = FILE_READ_SIZE) -> Iterator[Any]:
+    """Return an iterator of byte chunks from an iterable or a file-like object.
+
+    Raises:
+        InvalidArgumentError: ``source`` is ``str``/``bytes`` text or not iterable.
+    """
+    if isinstance(source, str):
+        raise InvalidArgumentError("the stream must yield bytes, not a str")
+    if isinstance(source, bytes | bytearray | memoryview):
+        return iter((source,))
+    read = getattr(source, "read", None)
+    if callable(read):
+
+        def from_file() -> Iterator[Any]:
+            while True:
+                chunk = read(read_size)
+                if not chunk:
+                    return
+                yield chunk
+
+        return from_file()
+    try:
+        return iter(source)
+    except TypeError:
+        raise InvalidArgumentError(
+            f"expected an iterator of bytes or a file-like object, not {type(source).__name__}"
+        ) from None
+
+
+def iter_parts(chunks: Iterable[Any], part_size: int) -> Iterator[bytes]:
+    """Yield the stream's bytes as parts of exactly ``part_size`` bytes; the last may be shorter.
+
+    An empty stream yields one empty part, so callers always get at least one.
+
+    Raises:
+        InvalidArgumentError: A chunk is not bytes-like (a ``str`` chunk, say).
+    """
+    if part_size <= 0:
+        raise ValueError("part_size must be positive")
+    pieces: list[bytes | memoryview] = []
+    filled = 0
+    produced = False
+    for chunk in chunks:
+        if isinstance(chunk, bytes):
+            view = memoryview(chunk)
+            owned = True
+        elif isinstance(chunk, bytearray | memoryview):
+            view = memoryview(chunk).cast("B")
+            owned = False  # the producer may refill it after we resume it
+        else:
+            raise InvalidArgumentError(
+                f"the stream yielded {type(chunk).__name__}; only bytes-like chunks are accepted"
+            )
+        while len(view):
+            take = min(part_size - filled, len(view))
+            piece = view[:take]
+            pieces.append(piece if owned else piece.tobytes())
+            filled += take
+            view = view[take:]
+            if filled == part_size:
+                yield b"".join(pieces)
+                produced = True
+                pieces = []
+                filled = 0
+    if filled or not produced:
+        yield b"".join(pieces)
