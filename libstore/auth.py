@@ -749,8 +749,9 @@ class SigV4Signer:
         if _get_header(out, "Host") is None:
             to_sign.append(("host", parts.host))
 
-        result = self._sign_parts(method, parts, parts.query, to_sign, payload_hash, when)
-        creq, sts, signature, signed_headers = result
+        creq, sts, signature, signed_headers = self._sign_parts(
+            method, parts, parts.query, to_sign, payload_hash, when
+        )
         out[_HDR_AUTHORIZATION] = authorization_header(
             self._credentials.access_key,
             credential_scope(when, self._region, self._service),

@@ -388,9 +388,7 @@ def test_signing_suite_header_pure_steps(case_dir: Path | None) -> None:
     assert sts == case.text("header-string-to-sign.txt")
 
     date_stamp = case.timestamp.strftime("%Y%m%d")
-    key = derive_signing_key(
-        case.credentials.secret_key, date_stamp, case.region, case.service
-    )
+    key = derive_signing_key(case.credentials.secret_key, date_stamp, case.region, case.service)
     assert calculate_signature(key, sts) == case.text("header-signature.txt").strip()
 
 
@@ -461,9 +459,7 @@ def test_signing_suite_query_pure_steps(case_dir: Path | None) -> None:
     assert sts == case.text("query-string-to-sign.txt")
 
     date_stamp = case.timestamp.strftime("%Y%m%d")
-    key = derive_signing_key(
-        case.credentials.secret_key, date_stamp, case.region, case.service
-    )
+    key = derive_signing_key(case.credentials.secret_key, date_stamp, case.region, case.service)
     assert calculate_signature(key, sts) == case.text("query-signature.txt").strip()
 
 
