@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -134,7 +134,7 @@ def _expires(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise InvalidArgumentError("extra['expires'] must be a timezone-aware datetime")
-        return format_datetime(value, usegmt=False).replace("+0000", "GMT")
+        return format_datetime(value.astimezone(UTC), usegmt=True)
     text = _header_text("expires", value)
     try:
         parsedate_to_datetime(text)
@@ -165,7 +165,7 @@ def parse_upload_extra(extra: Mapping[str, Any] | None) -> UploadOptions:
         if key == "meta_data":
             values[key] = _meta_data(value)
         elif key == "acl":
-            if value not in CANNED_ACLS:
+            if not isinstance(value, str) or value not in CANNED_ACLS:
                 raise InvalidArgumentError(
                     f"extra['acl'] must be a canned ACL, one of {sorted(CANNED_ACLS)}: {value!r}"
                 )

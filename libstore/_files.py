@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from libstore.types import InvalidObjectNameError
+from libstore.types import InvalidObjectNameError, LibstoreError
 
 #: Suffix of the temporary files written beside a destination before the final rename.
 PARTIAL_SUFFIX = ".libstore-partial"
+
+_O_BINARY: int = getattr(os, "O_BINARY", 0)
 
 
 def safe_join(directory: str | os.PathLike[str], object_name: str) -> Path:
@@ -48,6 +50,37 @@ def safe_join(directory: str | os.PathLike[str], object_name: str) -> Path:
     return target
 
 
+def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
+    """Create a new, empty temporary file honouring the umask (``mkstemp`` forces 0600)."""
+    for _ in range(100):
+        path = directory / f".{name[:64]}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+        except FileExistsError:
+            continue
+        return fd, path
+    raise FileExistsError(f"could not create a temporary file in {directory}")
+
+
+def _place_without_overwrite(tmp: Path, dest: Path) -> None:
+    """Move ``tmp`` to ``dest`` atomically, refusing to replace an existing ``dest``."""
+    try:
+        os.link(tmp, dest)  # fails if dest appeared meanwhile: no silent overwrite
+    except FileExistsError:
+        raise LibstoreError(f"{str(dest)!r} appeared during the download; not replaced") from None
+    except OSError:
+        # No hard links here (vfat, some network file systems): claim the name first.
+        try:
+            os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            raise LibstoreError(
+                f"{str(dest)!r} appeared during the download; not replaced"
+            ) from None
+        os.replace(tmp, dest)
+        return
+    tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_write(
     destination: str | os.PathLike[str], *, overwrite: bool = True, keep_on_failure: bool = False
@@ -59,13 +92,10 @@ def atomic_write(
     ``keep_on_failure``), and ``destination`` is left exactly as it was.
 
     Raises:
-        FileExistsError: ``overwrite`` is false and ``destination`` exists at rename time.
+        LibstoreError: ``overwrite`` is false and ``destination`` exists at rename time.
     """
     dest = Path(destination)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=dest.parent, prefix=f".{dest.name[:64]}.", suffix=PARTIAL_SUFFIX
-    )
-    tmp = Path(tmp_name)
+    fd, tmp = _create_temp(dest.parent, dest.name)
     ok = False
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -75,9 +105,7 @@ def atomic_write(
         if overwrite:
             os.replace(tmp, dest)
         else:
-            # link() fails if the destination appeared meanwhile: no silent overwrite.
-            os.link(tmp, dest)
-            tmp.unlink()
+            _place_without_overwrite(tmp, dest)
         ok = True
     finally:
         if not ok and not keep_on_failure:

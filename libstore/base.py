@@ -23,7 +23,6 @@ from libstore.types import (
     LibstoreError,
     NotSupportedError,
     ObjectHashMismatchError,
-    ResponseError,
 )
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "Container", "Object", "StorageDriver"]
@@ -479,8 +478,9 @@ class StorageDriver(abc.ABC):
         self, obj: Object, start_bytes: int, end_bytes: int | None
     ) -> tuple[int, int | None]:
         """Validate a libcloud-style range and clamp its end to the object's size."""
-        for value in (start_bytes, end_bytes):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        bounds = (start_bytes,) if end_bytes is None else (start_bytes, end_bytes)
+        for value in bounds:
+            if isinstance(value, bool) or not isinstance(value, int):
                 raise InvalidRangeError(f"range bounds must be integers, not {value!r}", self)
         if start_bytes < 0:
             raise InvalidRangeError(f"start_bytes must be >= 0, not {start_bytes}", self)
@@ -522,11 +522,11 @@ class StorageDriver(abc.ABC):
                 digest.update(chunk)
             yield chunk
         if received != expected_size:
-            raise ResponseError(
+            raise ObjectHashMismatchError(
                 f"received {received} bytes, expected {expected_size}",
                 self,
+                obj.name,
                 container_name=obj.container.name,
-                object_name=obj.name,
             )
         md5_expected = self._content_md5(obj) if whole else None
         if digest is not None and md5_expected and digest.hexdigest() != md5_expected:

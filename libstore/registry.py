@@ -20,12 +20,14 @@ import threading
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 from libstore.types import LibstoreError, Provider
 
 if TYPE_CHECKING:
     from libstore.base import StorageDriver
+    from libstore.drivers.local import LocalStorageDriver
+    from libstore.drivers.s3 import MinIOStorageDriver, S3StorageDriver, SeaweedFSStorageDriver
 
 __all__ = ["ENTRY_POINT_GROUP", "get_driver", "registered_drivers", "set_driver"]
 
@@ -103,6 +105,18 @@ def set_driver(
                 f"a driver is already registered as {provider!r}; pass clobber=True to replace it"
             )
         _registry[provider] = target
+
+
+@overload
+def get_driver(provider: Literal["s3"]) -> type[S3StorageDriver]: ...
+@overload
+def get_driver(provider: Literal["minio"]) -> type[MinIOStorageDriver]: ...
+@overload
+def get_driver(provider: Literal["seaweedfs"]) -> type[SeaweedFSStorageDriver]: ...
+@overload
+def get_driver(provider: Literal["local"]) -> type[LocalStorageDriver]: ...
+@overload
+def get_driver(provider: str) -> type[StorageDriver]: ...
 
 
 def get_driver(provider: str) -> type[StorageDriver]:

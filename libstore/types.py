@@ -33,7 +33,7 @@ ever hold a secret.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "AccessDeniedError",
@@ -70,13 +70,13 @@ class Provider:
     """
 
     #: Amazon S3 (and any S3-compatible endpoint given by ``host``).
-    S3 = "s3"
+    S3: Final = "s3"
     #: MinIO: the S3 driver with path-style addressing against ``host``.
-    MINIO = "minio"
+    MINIO: Final = "minio"
     #: SeaweedFS' S3 gateway: the S3 driver with path-style addressing against ``host``.
-    SEAWEEDFS = "seaweedfs"
+    SEAWEEDFS: Final = "seaweedfs"
     #: Containers as directories under a base path: the embedded default, no account needed.
-    LOCAL = "local"
+    LOCAL: Final = "local"
 
 
 class LibstoreError(Exception):

@@ -1146,15 +1146,31 @@ class LocalStorageDriver(StorageDriver):
                     created.append(current)
             meta_parent = os.path.dirname(loc.meta_path)
             self._ensure_real_dir(meta_parent)
-            # Old sidecar out first: interrupted after this, the object is consistent
-            # (old or new data, without metadata), never new data with old metadata.
-            _unlink_quietly(loc.meta_path)
-            os.replace(data_tmp, loc.path)
+            # The old sidecar moves aside first: if the process dies before the new one is
+            # in place, the object is consistent (old or new data, without metadata), never
+            # new data with old metadata. If the data rename fails, it moves back.
+            backup = loc.meta_path + ".old"
+            try:
+                os.replace(loc.meta_path, backup)
+                had_sidecar = True
+            except FileNotFoundError:
+                had_sidecar = False
+            try:
+                os.replace(data_tmp, loc.path)
+            except BaseException:
+                if had_sidecar:
+                    with contextlib.suppress(OSError):
+                        os.replace(backup, loc.meta_path)
+                raise
         except BaseException:
             if created:
                 _prune_empty_dirs(created[-1], loc.container_dir)
+            _prune_empty_dirs(
+                os.path.dirname(loc.meta_path), os.path.join(self._meta_dir, loc.container_name)
+            )
             raise
         os.replace(meta_tmp, loc.meta_path)
+        _unlink_quietly(backup)
         return os.lstat(loc.path)
 
     # -- reading ----------------------------------------------------------------------------

@@ -808,8 +808,10 @@ class S3StorageDriver(StorageDriver):
         def reopen() -> IO[bytes]:
             return open(path, "rb")  # noqa: SIM115 - closed by the HTTP layer per attempt
 
+        # requests sends an empty file object chunked: an empty body must be bytes.
+        body: Body = reopen if size else b""
         return self._put_object(
-            container, object_name, reopen, size, md5.digest(), sha.hexdigest(),
+            container, object_name, body, size, md5.digest(), sha.hexdigest(),
             options, headers, verify_hash,
         )  # fmt: skip
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import requests
 import requests.adapters
@@ -50,6 +50,8 @@ MAX_ERROR_BODY = 64 * 1024
 MAX_REPLY_BODY = 64 * 1024 * 1024
 
 _DEFAULT_USER_AGENT = "libstore"
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -220,8 +222,8 @@ class HttpClient:
         on_error: ErrorMapper,
         ok: frozenset[int],
         idempotent: bool,
-        finish: Callable[[requests.Response], Any],
-    ) -> Any:
+        finish: Callable[[requests.Response], _T],
+    ) -> _T:
         policy = self.retry
         attempt = 0
         while True:
@@ -242,7 +244,7 @@ class HttpClient:
                 )
                 if response.status_code in ok:
                     result = finish(response)
-                    if result is not response:
+                    if result is not response:  # streams are closed by their reader
                         response.close()
                     return result
                 failure = self._parse_error(

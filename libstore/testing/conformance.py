@@ -248,6 +248,8 @@ class StorageDriverConformance:
             suffix is appended.
         accepts_file_like_streams: ``upload_object_via_stream`` accepts a binary
             file-like object (anything with ``read``) as well as an iterator.
+        allows_object_and_prefix_with_same_name: Objects ``x`` and ``x/y`` can exist
+            together (S3); stores mapping names to paths cannot have both.
         get_object_reports_missing_container: ``get_object`` in a missing container
             raises ``ContainerDoesNotExistError``; set to ``False`` for stores that
             cannot tell a missing container from a missing object on that call
@@ -259,6 +261,7 @@ class StorageDriverConformance:
     upload_workers: int = 8
     container_prefix: str = "libstore-conf-"
     accepts_file_like_streams: bool = True
+    allows_object_and_prefix_with_same_name: bool = True
     get_object_reports_missing_container: bool = True
 
     def key_round_trips(self, key: str) -> bool:
@@ -728,6 +731,25 @@ class StorageDriverConformance:
         assert listed("nomatch/") == []
         assert listed("t") == ["top"]
         assert self._names(container.iterate_objects(prefix="other/")) == ["other/dir/c"]
+
+    def test_object_and_prefix_with_same_name(
+        self, driver: StorageDriver, container: Container
+    ) -> None:
+        if not self.allows_object_and_prefix_with_same_name:
+            pytest.skip("the driver declares that 'x' and 'x/y' cannot both be objects")
+        self._upload_bytes(driver, container, "x", b"file x")
+        self._upload_bytes(driver, container, "x/y", b"file x/y")
+        self._upload_bytes(driver, container, "p/q", b"file p/q")
+        self._upload_bytes(driver, container, "p", b"file p")
+
+        assert self._names(driver.list_container_objects(container)) == ["p", "p/q", "x", "x/y"]
+        assert self._names(driver.list_container_objects(container, prefix="x/")) == ["x/y"]
+        assert self._read(driver, driver.get_object(container.name, "x")) == b"file x"
+        assert self._read(driver, driver.get_object(container.name, "p/q")) == b"file p/q"
+
+        assert driver.delete_object(driver.get_object(container.name, "x")) is True
+        assert self._read(driver, driver.get_object(container.name, "x/y")) == b"file x/y"
+        assert self._names(driver.list_container_objects(container)) == ["p", "p/q", "x/y"]
 
     def test_list_empty_container(self, driver: StorageDriver, container: Container) -> None:
         assert driver.list_container_objects(container) == []

@@ -33,6 +33,9 @@ class TestLocalConformance(StorageDriverConformance):
         driver: StorageDriver = factory(str(tmp_path))
         return driver
 
+    # Objects are files: "x" cannot be a file and the directory holding "x/y" at once.
+    allows_object_and_prefix_with_same_name = False
+
     def key_round_trips(self, key: str) -> bool:
         return not _local_refuses(key)
 
@@ -62,3 +65,19 @@ class TestLocalConformance(StorageDriverConformance):
             driver.upload_object(source, container, key)
         assert driver.list_container_objects(container) == []
         assert source.read_bytes() == b"data"
+
+    def test_object_and_prefix_with_same_name_refused(
+        self, driver: StorageDriver, container: Container
+    ) -> None:
+        driver.upload_object_via_stream(iter([b"file x"]), container, "x")
+        driver.upload_object_via_stream(iter([b"file p/q"]), container, "p/q")
+
+        with pytest.raises(InvalidObjectNameError) as info:
+            driver.upload_object_via_stream(iter([b"nested"]), container, "x/y")
+        assert info.value.object_name == "x/y"
+        with pytest.raises(InvalidObjectNameError):
+            driver.upload_object_via_stream(iter([b"file p"]), container, "p")
+
+        assert [o.name for o in driver.list_container_objects(container)] == ["p/q", "x"]
+        assert b"".join(driver.get_object(container.name, "x").as_stream()) == b"file x"
+        assert b"".join(driver.get_object(container.name, "p/q").as_stream()) == b"file p/q"
