@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,16 +24,12 @@ _REFUSED = [(key_id, key) for key_id, key in TRICKY_KEYS if _local_refuses(key)]
 class TestLocalConformance(StorageDriverConformance):
     """Every conformance scenario against ``LocalStorageDriver`` in a temporary directory."""
 
-    @pytest.fixture
-    def driver(self, tmp_path: Path) -> StorageDriver:
-        # get_driver() is typed as returning ``type[StorageDriver]``, whose constructor
-        # takes no arguments; the local driver's takes the base path.
-        factory: Any = get_driver(Provider.LOCAL)
-        driver: StorageDriver = factory(str(tmp_path))
-        return driver
-
     # Objects are files: "x" cannot be a file and the directory holding "x/y" at once.
     allows_object_and_prefix_with_same_name = False
+
+    @pytest.fixture
+    def driver(self, tmp_path: Path) -> StorageDriver:
+        return get_driver(Provider.LOCAL)(str(tmp_path))
 
     def key_round_trips(self, key: str) -> bool:
         return not _local_refuses(key)
