@@ -22,6 +22,7 @@ from typing import IO, Any, ClassVar, Literal
 from urllib.parse import quote
 
 import requests
+import urllib3.exceptions
 from lxml import etree
 
 from libstore._extra import UploadOptions, parse_upload_extra
@@ -94,6 +95,7 @@ _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _STREAM_ERRORS = (
+    urllib3.exceptions.HTTPError,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
@@ -730,7 +732,7 @@ class S3StorageDriver(StorageDriver):
         )
         etag = _strip_etag(reply.headers.get("ETag"))
         obj = self._uploaded_object(container, object_name, size, etag, send, reply.headers)
-        if verify_hash and self._content_md5(obj) is not None and etag != md5.hex():
+        if verify_hash and self._content_md5(obj) is not None and (etag or "").lower() != md5.hex():
             self._discard_corrupt(obj, md5.hex())
         return obj
 
@@ -861,7 +863,7 @@ class S3StorageDriver(StorageDriver):
             container, object_name, size, etag, target.headers, reply_headers
         )
         expected = multipart_etag(done)
-        if verify_hash and etag and "-" in etag and etag != expected:
+        if verify_hash and etag and "-" in etag and etag.lower() != expected:
             self._discard_corrupt(obj, expected)
         return obj
 
@@ -918,7 +920,9 @@ class S3StorageDriver(StorageDriver):
             expected = int(length) if length and length.isdigit() else None
             received = 0
             try:
-                for chunk in response.iter_content(chunk_size=READ_CHUNK_SIZE):
+                # Raw bytes as stored: a Content-Encoding (gzip…) is the object's, not ours
+                # to undo, and decoding would break the size and MD5 checks.
+                for chunk in response.raw.stream(READ_CHUNK_SIZE, decode_content=False):
                     if chunk:
                         received += len(chunk)
                         offset += len(chunk)

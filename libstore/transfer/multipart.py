@@ -108,7 +108,9 @@ def upload_multipart(
             except LibstoreError as exc:
                 raise MultipartUploadError(
                     f"uploading part {number} failed: {exc}",
-                    object_name=object_name,
+                    exc.driver,
+                    object_name,
+                    container_name=exc.container_name,
                     upload_id=upload_id,
                     part_number=number,
                     http_status=exc.http_status,
@@ -121,7 +123,9 @@ def upload_multipart(
         except LibstoreError as exc:
             raise MultipartUploadError(
                 f"completing the upload of {len(done)} parts failed: {exc}",
-                object_name=object_name,
+                exc.driver,
+                object_name,
+                container_name=exc.container_name,
                 upload_id=upload_id,
                 http_status=exc.http_status,
                 code=exc.code,

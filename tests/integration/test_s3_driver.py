@@ -265,3 +265,17 @@ def test_download_that_keeps_failing_leaves_no_file(
     with pytest.raises(TransportError):
         proxied.download_object(obj, str(tmp_path / "flaky.bin"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_content_encoding_is_not_undone(driver: S3StorageDriver, container: Container) -> None:
+    import gzip
+
+    raw = gzip.compress(b"compressed payload " * 1000)
+    driver.upload_object_via_stream(
+        iter([raw]), container, "page.html.gz",
+        extra={"content_encoding": "gzip", "content_type": "text/html"},
+    )  # fmt: skip
+    obj = driver.get_object(container.name, "page.html.gz")
+    assert obj.extra["content_encoding"] == "gzip"
+    assert obj.size == len(raw)
+    assert b"".join(driver.download_object_as_stream(obj)) == raw

@@ -9,6 +9,7 @@ request that never happens fails it too (``assert_all_requests_are_fired``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import responses
@@ -32,9 +33,24 @@ def driver(sleeps: list[float]) -> Iterator[S3StorageDriver]:
     d.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_PASSED] = report.passed and not hasattr(report, "wasxfail")
+    return report
+
+
+_CALL_PASSED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
+def mock(request: pytest.FixtureRequest) -> Iterator[responses.RequestsMock]:
+    """The mocked endpoint; after a passing test, every registered reply must have been used."""
     with responses.RequestsMock(
-        assert_all_requests_are_fired=True, registry=OrderedRegistry
+        assert_all_requests_are_fired=False, registry=OrderedRegistry
     ) as rsps:
         yield rsps
+        if request.node.stash.get(_CALL_PASSED, False):
+            unused = [(r.method, r.url) for r in rsps.registered()]
+            assert not unused, f"registered replies never requested: {unused}"

@@ -147,11 +147,7 @@ def test_complete_error_document_in_200_is_retried(
     mock.add(responses.POST, INIT_URL, body=initiate_reply())
     for number, data in enumerate(parts, 1):
         mock.add(responses.PUT, part_url(number), headers={"ETag": part_etag(data)})
-    mock.add(
-        responses.POST,
-        DONE_URL,
-        body=b'<?xml version="1.0" encoding="UTF-8"?>\n' + s3_error("InternalError")[38:],
-    )
+    mock.add(responses.POST, DONE_URL, body=s3_error("InternalError"))
     mock.add(responses.POST, DONE_URL, body=complete_reply(etag))
 
     obj = driver.upload_object_via_stream(chunked(parts), _container(driver), "big file.bin")
@@ -382,3 +378,61 @@ def test_multipart_error_keeps_driver_and_container(
         driver.upload_object_via_stream(chunked(parts), _container(driver), "big file.bin")
     assert info.value.container_name == "bkt"
     assert info.value.driver is driver
+
+
+# S3 (and MinIO) send keep-alive whitespace after the 200 status while completing; it can
+# come before the XML declaration, which lxml refuses ("XML declaration allowed only at
+# the start of the document").
+KEEPALIVE = b"\n\r\n\r   \n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: parse_xml does not strip leading whitespace, so a successful completion "
+    "reply preceded by keep-alive whitespace is taken as a failure and the upload is "
+    "reported failed (and an abort is sent) although S3 stored the object",
+)
+def test_complete_reply_after_keepalive_whitespace_succeeds(
+    driver: S3StorageDriver, mock: responses.RequestsMock, parts: list[bytes]
+) -> None:
+    etag = s3_multipart_etag(parts)
+    mock.add(responses.POST, INIT_URL, body=initiate_reply())
+    for number, data in enumerate(parts, 1):
+        mock.add(responses.PUT, part_url(number), headers={"ETag": part_etag(data)})
+    mock.add(responses.POST, DONE_URL, body=KEEPALIVE + complete_reply(etag))
+    obj = driver.upload_object_via_stream(chunked(parts), _container(driver), "big file.bin")
+    assert obj.hash == etag
+    assert len(mock.calls) == 5
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an <Error> document after keep-alive whitespace is detected as an error "
+    "but parse_xml cannot parse it, so its code is lost and InternalError is not retried",
+)
+def test_complete_error_after_keepalive_whitespace_is_retried(
+    driver: S3StorageDriver, mock: responses.RequestsMock, parts: list[bytes]
+) -> None:
+    etag = s3_multipart_etag(parts)
+    mock.add(responses.POST, INIT_URL, body=initiate_reply())
+    for number, data in enumerate(parts, 1):
+        mock.add(responses.PUT, part_url(number), headers={"ETag": part_etag(data)})
+    mock.add(responses.POST, DONE_URL, body=KEEPALIVE + s3_error("InternalError"))
+    mock.add(responses.POST, DONE_URL, body=complete_reply(etag))
+    obj = driver.upload_object_via_stream(chunked(parts), _container(driver), "big file.bin")
+    assert obj.hash == etag
+    assert len(mock.calls) == 6
+
+
+def test_complete_error_after_keepalive_whitespace_still_fails_safely(
+    driver: S3StorageDriver, mock: responses.RequestsMock, parts: list[bytes]
+) -> None:
+    # Whatever the parsing, an error document must never be taken for success.
+    mock.add(responses.POST, INIT_URL, body=initiate_reply())
+    for number, data in enumerate(parts, 1):
+        mock.add(responses.PUT, part_url(number), headers={"ETag": part_etag(data)})
+    mock.add(responses.POST, DONE_URL, body=KEEPALIVE + s3_error("AccessDenied"))
+    mock.add(responses.DELETE, DONE_URL, status=204)
+    with pytest.raises(MultipartUploadError):
+        driver.upload_object_via_stream(chunked(parts), _container(driver), "big file.bin")
+    assert sent(mock)[-1] == ("DELETE", DONE_URL)

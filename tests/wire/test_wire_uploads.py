@@ -171,6 +171,28 @@ def test_empty_stream_uploads_an_empty_object(
     assert (obj.size, obj.hash) == (0, empty_md5)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: iter_parts holds memoryview exports of the yielded bytearray when it "
+    "resumes the producer, so the common 'yield buf; buf.clear()' producer raises a raw "
+    "BufferError out of upload_object_via_stream",
+)
+def test_stream_from_a_reused_bytearray(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
+    def producer() -> Any:
+        buffer = bytearray()
+        for i in range(0, len(DATA), 100):
+            buffer += DATA[i : i + 100]
+            yield buffer
+            buffer.clear()
+
+    _put_ok(mock, f"{BASE}/bkt/k")
+    obj = driver.upload_object_via_stream(producer(), _container(driver), "k")
+    assert mock.calls[0].request.body == DATA
+    assert obj.hash == MD5_HEX
+
+
 INVALID_EXTRAS: list[Any] = [
     {"acl": "public"},
     {"acl": "PRIVATE"},
@@ -271,16 +293,10 @@ def test_sse_kms_etag_is_not_verified(driver: S3StorageDriver, mock: responses.R
     assert len(mock.calls) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _put_object compares the raw ETag case-sensitively with md5.hex(), so a "
-    "correct upload whose ETag is upper-case hex is deleted and reported as corrupt",
-)
 def test_upper_case_etag_of_correct_data_is_accepted(
     driver: S3StorageDriver, mock: responses.RequestsMock
 ) -> None:
     _put_ok(mock, f"{BASE}/bkt/k", etag=MD5_HEX.upper())
-    mock.add(responses.DELETE, f"{BASE}/bkt/k", status=204)  # what the bug sends
     obj = driver.upload_object_via_stream([DATA], _container(driver), "k")
     assert obj.hash is not None and obj.hash.lower() == MD5_HEX
     assert [c.request.method for c in mock.calls] == ["PUT"]
