@@ -166,7 +166,7 @@ class Object:
         self,
         name: str,
         size: int,
-        hash: str | None,  # noqa: A002 - libcloud's argument name
+        hash: str | None,
         extra: dict[str, Any] | None,
         meta_data: dict[str, str] | None,
         container: Container,

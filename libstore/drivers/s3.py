@@ -138,7 +138,9 @@ def validate_bucket_name(name: str) -> None:
 def _check_bucket_reference(name: str) -> None:
     """Lenient check for names of existing buckets (legacy names may break today's rules)."""
     if not isinstance(name, str) or not name or len(name) > 255:
-        raise InvalidContainerNameError("bucket name must be 1 to 255 characters", container_name=name)
+        raise InvalidContainerNameError(
+            "bucket name must be 1 to 255 characters", container_name=name
+        )
     if "/" in name or any(ord(c) < 0x21 or c in "\x7f?#%\\" for c in name):
         raise InvalidContainerNameError(
             "bucket name contains characters no bucket can have", container_name=name
@@ -366,7 +368,9 @@ class S3StorageDriver(StorageDriver):
         url = f"{scheme}://{netloc}{path}"
         return f"{url}?{_query(query)}" if query else url
 
-    def _signer_for(self, payload_hash: str) -> Callable[[str, str, dict[str, str]], dict[str, str]]:
+    def _signer_for(
+        self, payload_hash: str
+    ) -> Callable[[str, str, dict[str, str]], dict[str, str]]:
         def sign(method: str, url: str, headers: dict[str, str]) -> dict[str, str]:
             return self._signer.sign(method, url, headers, payload_hash=payload_hash)
 
@@ -396,7 +400,10 @@ class S3StorageDriver(StorageDriver):
         missing: Literal["container", "object"] | None,
     ) -> LibstoreError:
         status, code = error.status, error.code
-        detail = f"{code}: {error.message}" if code and error.message else (code or "")
+        message = error.message or ""
+        if len(message) > 300:
+            message = message[:300] + "…"
+        detail = f"{code}: {message}" if code and message else (code or "")
         text = f"{action} failed: {detail or f'HTTP {status}'}"
         fields: dict[str, Any] = {
             "http_status": status,
@@ -415,9 +422,12 @@ class S3StorageDriver(StorageDriver):
         fields["container_name"] = container_name
         fields["object_name"] = object_name
         region = error.details.get("Region") or error.headers.get("x-amz-bucket-region")
-        if status in (301, 307) or code in ("PermanentRedirect", "AuthorizationHeaderMalformed"):
-            if region and region != self.region:
-                text += f"; the bucket is in region {region!r}, create the driver with that region"
+        redirected = status in (301, 307) or code in (
+            "PermanentRedirect",
+            "AuthorizationHeaderMalformed",
+        )
+        if redirected and region and region != self.region:
+            text += f"; the bucket is in region {region!r}, create the driver with that region"
         if code in ("BucketAlreadyExists", "BucketAlreadyOwnedByYou"):
             return ContainerAlreadyExistsError(text, self, **fields)
         if code == "BucketNotEmpty":
@@ -699,8 +709,11 @@ class S3StorageDriver(StorageDriver):
             result[f"x-amz-meta-{meta_name}"] = value
         if headers:
             for name, value in headers.items():
-                if name.lower() in ("authorization", "host", "content-length", "content-md5"):
+                lowered = name.lower()
+                if lowered in ("authorization", "host", "content-length", "content-md5"):
                     raise InvalidArgumentError(f"header {name!r} is set by the driver")
+                for existing in [k for k in result if k.lower() == lowered]:
+                    del result[existing]  # the caller's value wins, once
                 result[name] = value
         return result
 
@@ -749,9 +762,7 @@ class S3StorageDriver(StorageDriver):
         sse = reply_headers.get("x-amz-server-side-encryption")
         if sse:
             extra["server_side_encryption"] = sse
-        meta = {
-            k[len("x-amz-meta-") :]: v for k, v in sent.items() if k.startswith("x-amz-meta-")
-        }
+        meta = {k[len("x-amz-meta-") :]: v for k, v in sent.items() if k.startswith("x-amz-meta-")}
         return Object(object_name, size, etag, extra, meta, container, self)
 
     def _discard_corrupt(self, obj: Object, expected: str) -> None:
@@ -790,25 +801,39 @@ class S3StorageDriver(StorageDriver):
         self._upload_headers(object_name, options, headers)  # validate headers up front
         path = os.fspath(file_path)
         try:
-            size = os.path.getsize(path)
+            return self._upload_file(path, container, object_name, options, headers, verify_hash)
         except OSError as exc:
-            raise LibstoreError(f"cannot read {path!r}: {exc.strerror}", self) from exc
-        if size > self.part_size:
-            part_size = max(self.part_size, -(-size // MAX_PARTS))
-            with open(path, "rb") as handle:
+            if isinstance(exc, LibstoreError):  # RequestTimeoutError is a TimeoutError
+                raise
+            raise LibstoreError(
+                f"cannot read {path!r}: {exc.strerror or exc}", self, object_name=object_name
+            ) from exc
+
+    def _upload_file(
+        self,
+        path: str,
+        container: Container,
+        object_name: str,
+        options: UploadOptions,
+        headers: Mapping[str, str] | None,
+        verify_hash: bool,
+    ) -> Object:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            if size > self.part_size:
+                part_size = max(self.part_size, -(-size // MAX_PARTS))
                 return self._upload_multipart(
                     container, object_name, iter_source(handle, part_size),
                     part_size, options, headers, verify_hash,
                 )  # fmt: skip
-        md5 = hashlib.md5(usedforsecurity=False)
-        sha = hashlib.sha256()
-        with open(path, "rb") as handle:
+            md5 = hashlib.md5(usedforsecurity=False)
+            sha = hashlib.sha256()
             for block in iter(lambda: handle.read(1024 * 1024), b""):
                 md5.update(block)
                 sha.update(block)
 
         def reopen() -> IO[bytes]:
-            return open(path, "rb")  # noqa: SIM115 - closed by the HTTP layer per attempt
+            return open(path, "rb")
 
         # requests sends an empty file object chunked: an empty body must be bytes.
         body: Body = reopen if size else b""
@@ -907,14 +932,20 @@ class S3StorageDriver(StorageDriver):
                 ),
             )
             if etag is None:
-                etag = _strip_etag(response.headers.get("ETag"))
+                etag = _strip_etag(response.headers.get("ETag")) or obj.hash
                 sse = response.headers.get("x-amz-server-side-encryption")
                 if sse:
                     obj.extra["server_side_encryption"] = sse
-            if headers.get("Range") and response.status_code != 206:
+            content_range = response.headers.get("Content-Range")
+            if headers.get("Range") and (
+                response.status_code != 206
+                or (content_range is not None and not content_range.startswith(f"bytes {offset}-"))
+            ):
                 response.close()
                 raise ResponseError(
-                    "the server ignored the Range header", self, object_name=obj.name
+                    f"the server did not honour the Range header (bytes={offset}-)",
+                    self,
+                    object_name=obj.name,
                 )
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None

@@ -72,7 +72,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, retry_after: str | None = None) -> float:
         """Seconds to wait before retrying after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.backoff_max, self.backoff_base * (2 ** max(attempt - 1, 0)))
+        exponent = min(max(attempt - 1, 0), 64)
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0**exponent)
         delay = random.uniform(0, ceiling)
         hinted = parse_retry_after(retry_after)
         if hinted is not None:
@@ -85,7 +86,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)

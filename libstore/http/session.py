@@ -184,10 +184,13 @@ class HttpClient:
                 :class:`TransportError` or :class:`RequestTimeoutError` for network
                 failures, :class:`ResponseError` for an oversized reply.
         """
+
         def attempt(response: requests.Response) -> Reply:
             data = _read_limited(response, MAX_REPLY_BODY)
             if error_in_body and _looks_like_error(data):
-                error = self._parse_error(500, response.headers, data[:MAX_ERROR_BODY])
+                error = self._parse_error(
+                    response.status_code, response.headers, data[:MAX_ERROR_BODY]
+                )
                 if error.code is None:
                     raise ResponseError(
                         "reply was an unparseable error document", http_status=response.status_code
@@ -243,7 +246,11 @@ class HttpClient:
                     attempt,
                 )
                 if response.status_code in ok:
-                    result = finish(response)
+                    try:
+                        result = finish(response)
+                    except BaseException:
+                        response.close()
+                        raise
                     if result is not response:  # streams are closed by their reader
                         response.close()
                     return result
@@ -330,9 +337,7 @@ def _read_limited(response: requests.Response, limit: int | None) -> bytes:
         if total > cap:
             if limit is None:
                 break  # an error body: keep the first bytes, drop the rest unread
-            raise ResponseError(
-                f"reply body exceeds {cap} bytes", http_status=response.status_code
-            )
+            raise ResponseError(f"reply body exceeds {cap} bytes", http_status=response.status_code)
     return b"".join(chunks)[:cap]
 
 

@@ -64,25 +64,29 @@ def iter_parts(chunks: Iterable[Any], part_size: int) -> Iterator[bytes]:
     produced = False
     for chunk in chunks:
         if isinstance(chunk, bytes):
-            view = memoryview(chunk)
-            owned = True
+            owned = True  # immutable: slices may be kept across yields
         elif isinstance(chunk, bytearray | memoryview):
-            view = memoryview(chunk).cast("B")
-            owned = False  # the producer may refill it after we resume it
+            owned = False  # the producer may refill or resize it once resumed
         else:
             raise InvalidArgumentError(
                 f"the stream yielded {type(chunk).__name__}; only bytes-like chunks are accepted"
             )
-        while len(view):
-            take = min(part_size - filled, len(view))
-            piece = view[:take]
-            pieces.append(piece if owned else piece.tobytes())
-            filled += take
-            view = view[take:]
-            if filled == part_size:
-                yield b"".join(pieces)
-                produced = True
-                pieces = []
-                filled = 0
+        # Views of a mutable chunk are released before the producer runs again.
+        with memoryview(chunk) as base, base.cast("B") as view:
+            offset, size = 0, len(view)
+            while offset < size:
+                take = min(part_size - filled, size - offset)
+                if owned:
+                    pieces.append(view[offset : offset + take])
+                else:  # copied now: no view of the producer's buffer outlives this loop
+                    pieces.append(view[offset : offset + take].tobytes())
+                filled += take
+                offset += take
+                if filled == part_size:
+                    part = b"".join(pieces)
+                    pieces = []
+                    filled = 0
+                    produced = True
+                    yield part
     if filled or not produced:
         yield b"".join(pieces)

@@ -84,11 +84,6 @@ def test_bytearray_overwritten_in_place_by_the_producer() -> None:
     check_parts(list(iter_parts(producer(), 1000)), data, 1000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: iter_parts keeps memoryview exports of a bytearray chunk alive while it "
-    "resumes the producer, so a producer that clears or resizes its buffer gets BufferError",
-)
 def test_bytearray_cleared_and_refilled_by_the_producer() -> None:
     data = random.Random(5).randbytes(10_000)
 

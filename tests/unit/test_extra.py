@@ -71,7 +71,7 @@ def test_options_are_frozen() -> None:
 
 
 def test_none_values_are_skipped() -> None:
-    options = parse_upload_extra({key: None for key in UPLOAD_EXTRA_KEYS})
+    options = parse_upload_extra(dict.fromkeys(UPLOAD_EXTRA_KEYS))
     assert options == UploadOptions()
 
 
@@ -163,7 +163,19 @@ def test_header_options_accept_printable_ascii(key: str) -> None:
 @pytest.mark.parametrize("key", HEADER_KEYS)
 @pytest.mark.parametrize(
     "value",
-    ["", " lead", "trail ", "\tlead", "line\nbreak", "cr\rx", "nul\x00", "del\x7f", "caf\u00e9", 5, b"x"],
+    [
+        "",
+        " lead",
+        "trail ",
+        "\tlead",
+        "line\nbreak",
+        "cr\rx",
+        "nul\x00",
+        "del\x7f",
+        "caf\u00e9",
+        5,
+        b"x",
+    ],
 )
 def test_header_options_refuse_unsafe_values(key: str, value: Any) -> None:
     error = bad({key: value})
@@ -217,7 +229,9 @@ def test_meta_must_be_a_mapping(value: Any) -> None:
     bad({"meta_data": value}, "mapping")
 
 
-@pytest.mark.parametrize("name", ["", "has space", "col:on", "caf\u00e9", "new\nline", "a/b", 5, b"k"])
+@pytest.mark.parametrize(
+    "name", ["", "has space", "col:on", "caf\u00e9", "new\nline", "a/b", 5, b"k"]
+)
 def test_meta_bad_names(name: Any) -> None:
     bad({"meta_data": {name: "v"}}, "metadata name")
 

@@ -174,9 +174,11 @@ def test_abort_failure_adds_a_note_and_the_original_error_wins(
     target = FakeTarget(
         fail_part=1, part_error=cause, abort_error=TransportError("abort failed: reset")
     )
-    with caplog.at_level(logging.WARNING, logger="libstore.transfer"):
-        with pytest.raises(MultipartUploadError) as info:
-            upload_multipart(target, iter(PARTS), object_name="obj")
+    with (
+        caplog.at_level(logging.WARNING, logger="libstore.transfer"),
+        pytest.raises(MultipartUploadError) as info,
+    ):
+        upload_multipart(target, iter(PARTS), object_name="obj")
     assert info.value.__cause__ is cause
     notes = info.value.__notes__
     assert len(notes) == 1

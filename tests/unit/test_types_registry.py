@@ -119,7 +119,12 @@ def test_libcloud_names_are_libstore_errors(name: str) -> None:
 
 
 def test_value_errors_and_builtin_bases() -> None:
-    for cls in (InvalidContainerNameError, InvalidObjectNameError, InvalidArgumentError, InvalidRangeError):
+    for cls in (
+        InvalidContainerNameError,
+        InvalidObjectNameError,
+        InvalidArgumentError,
+        InvalidRangeError,
+    ):
         assert issubclass(cls, ValueError)
     assert issubclass(RequestTimeoutError, TimeoutError)
     assert issubclass(NotSupportedError, NotImplementedError)
@@ -160,7 +165,15 @@ def test_fields_default_to_none() -> None:
     exc = LibstoreError()
     assert exc.value == ""
     assert str(exc) == ""
-    for name in ("driver", "container_name", "object_name", "http_status", "code", "request_id", "host_id"):
+    for name in (
+        "driver",
+        "container_name",
+        "object_name",
+        "http_status",
+        "code",
+        "request_id",
+        "host_id",
+    ):
         assert getattr(exc, name) is None
 
 
@@ -283,7 +296,7 @@ class DummyDriver(StorageDriver):
 
 
 @pytest.fixture
-def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An importable module ``libstore_test_plugin`` defining ``PluginDriver``."""
     name = "libstore_test_plugin"
     (tmp_path / f"{name}.py").write_text(
@@ -300,7 +313,7 @@ def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, name, raising=False)
-    yield name  # type: ignore[misc]
+    yield name
     sys.modules.pop(name, None)
 
 
@@ -428,19 +441,18 @@ def test_entry_point_discovery(monkeypatch: pytest.MonkeyPatch, plugin_module: s
     assert fake.calls == ["libstore.drivers"]  # scanned once only
 
 
-def test_entry_points_never_override_bundled_or_explicit(
+def test_entry_points_never_override_bundled_drivers(
     monkeypatch: pytest.MonkeyPatch, plugin_module: str
 ) -> None:
     group = registry_module.ENTRY_POINT_GROUP
     fake = fake_entry_points(
         EntryPoint("s3", f"{plugin_module}:PluginDriver", group),
-        EntryPoint("mine", f"{plugin_module}:PluginDriver", group),
+        EntryPoint("local", f"{plugin_module}:PluginDriver", group),
     )
     monkeypatch.setattr(registry_module, "entry_points", fake)
     monkeypatch.setattr(registry_module, "_entry_points_loaded", False)
-    set_driver("mine", DummyDriver)  # loads the entry points first, then refuses nothing
-    assert get_driver("mine") is DummyDriver
     assert get_driver("s3") is S3StorageDriver
+    assert get_driver("local") is LocalStorageDriver
 
 
 def test_entry_point_name_then_set_driver_needs_clobber(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 from pathlib import Path
@@ -114,6 +115,28 @@ def test_truncated_range_is_resumed_within_the_range(
 
 
 @pytest.mark.usefixtures("small_reads")
+def test_resume_is_conditional_even_without_etag_in_first_reply(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
+    etag = "9" * 32 + "-2"  # a multipart object: no MD5 check would catch a splice
+    mock.add(
+        responses.GET,
+        URL,
+        body=body_stream(DATA, fail_after=100)[0],  # type: ignore[arg-type]
+        headers={"Content-Length": str(len(DATA))},
+    )
+    mock.add(
+        responses.GET,
+        URL,
+        status=206,
+        body=DATA[100:],
+        headers={"Content-Length": str(len(DATA) - 100)},
+    )
+    assert b"".join(driver.download_object_as_stream(_obj(driver, etag=etag))) == DATA
+    assert mock.calls[1].request.headers.get("If-Match") == f'"{etag}"'
+
+
+@pytest.mark.usefixtures("small_reads")
 def test_resume_gives_up_after_max_attempts(
     driver: S3StorageDriver, mock: responses.RequestsMock
 ) -> None:
@@ -134,7 +157,11 @@ def test_resume_gives_up_after_max_attempts(
     with pytest.raises(TransportError) as info:
         b"".join(driver.download_object_as_stream(_obj(driver)))
     assert info.value.object_name == "dir/obj name.bin"
-    assert [c.request.headers.get("Range") for c in mock.calls] == [None, "bytes=100-", "bytes=200-"]
+    assert [c.request.headers.get("Range") for c in mock.calls] == [
+        None,
+        "bytes=100-",
+        "bytes=200-",
+    ]
 
 
 @pytest.mark.usefixtures("small_reads")
@@ -195,6 +222,20 @@ def test_invalid_chunk_size_is_refused_before_any_request(
     assert len(mock.calls) == 0
 
 
+def test_content_encoded_object_is_returned_as_stored(
+    driver: S3StorageDriver, mock: responses.RequestsMock, tmp_path: Path
+) -> None:
+    stored = gzip.compress(b"hello world " * 500)
+    md5 = hashlib.md5(stored).hexdigest()
+    headers = {"ETag": f'"{md5}"', "Content-Encoding": "gzip", "Content-Length": str(len(stored))}
+    mock.add(responses.GET, URL, body=stored, headers=headers)
+    mock.add(responses.GET, URL, body=stored, headers=headers)
+    obj = _obj(driver, stored, md5)
+    assert b"".join(driver.download_object_as_stream(obj)) == stored
+    driver.download_object(obj, tmp_path / "x.gz")
+    assert (tmp_path / "x.gz").read_bytes() == stored
+
+
 def test_md5_mismatch_on_stream(driver: S3StorageDriver, mock: responses.RequestsMock) -> None:
     corrupt = DATA[:-1] + b"X"
     mock.add(responses.GET, URL, body=corrupt, headers={"ETag": f'"{MD5}"'})
@@ -213,6 +254,19 @@ def test_md5_mismatch_leaves_no_file(
         driver.download_object(_obj(driver), target)
     leftovers = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()]
     assert leftovers == []
+
+
+def test_md5_mismatch_keeps_only_a_partial_file_when_asked(
+    driver: S3StorageDriver, mock: responses.RequestsMock, tmp_path: Path
+) -> None:
+    mock.add(responses.GET, URL, body=DATA[:-1] + b"X", headers={"ETag": f'"{MD5}"'})
+    with pytest.raises(ObjectHashMismatchError):
+        driver.download_object(_obj(driver), tmp_path / "out.bin", delete_on_failure=False)
+    names = [p.name for p in tmp_path.iterdir()]
+    assert "out.bin" not in names
+    assert len(names) == 1
+    assert names[0].endswith(".libstore-partial")
+    assert (tmp_path / names[0]).read_bytes() == DATA[:-1] + b"X"
 
 
 def test_md5_mismatch_does_not_touch_existing_destination(
@@ -336,6 +390,8 @@ INVALID_RANGES: list[tuple[Any, Any]] = [
     (True, None),
     (0, "10"),
     (0, 2.5),
+    (None, 10),
+    (None, None),
 ]
 
 

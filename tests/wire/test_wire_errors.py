@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -133,7 +133,9 @@ def test_download_no_such_bucket(driver: S3StorageDriver, mock: responses.Reques
         "AuthorizationHeaderMalformed",
     ],
 )
-def test_credential_errors(driver: S3StorageDriver, mock: responses.RequestsMock, code: str) -> None:
+def test_credential_errors(
+    driver: S3StorageDriver, mock: responses.RequestsMock, code: str
+) -> None:
     mock.add(responses.GET, LIST_URL, status=403, body=s3_error(code))
     with pytest.raises(InvalidCredsError) as info:
         _list(driver)
@@ -165,6 +167,23 @@ def test_precondition_failed(driver: S3StorageDriver, mock: responses.RequestsMo
         list(driver.download_object_as_stream(_obj(driver)))
 
 
+def test_wrong_region_redirect_names_the_region(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
+    mock.add(
+        responses.GET,
+        LIST_URL,
+        status=301,
+        body=s3_error("PermanentRedirect"),
+        headers={"x-amz-bucket-region": "eu-west-1", "Location": "http://elsewhere.test/"},
+    )
+    with pytest.raises(LibstoreError) as info:
+        _list(driver)
+    assert "'eu-west-1'" in str(info.value)
+    assert (info.value.http_status, info.value.code) == (301, "PermanentRedirect")
+    assert len(mock.calls) == 1  # redirects are not followed
+
+
 # -- retries -------------------------------------------------------------------------------
 
 
@@ -172,7 +191,9 @@ def test_500_past_max_attempts_is_server_error(
     driver: S3StorageDriver, mock: responses.RequestsMock, sleeps: list[float]
 ) -> None:
     for _ in range(3):
-        mock.add(responses.GET, LIST_URL, status=500, body=s3_error("InternalError", request_id="R5"))
+        mock.add(
+            responses.GET, LIST_URL, status=500, body=s3_error("InternalError", request_id="R5")
+        )
     with pytest.raises(ServerError) as info:
         _list(driver)
     assert (info.value.http_status, info.value.code, info.value.request_id) == (
@@ -206,6 +227,17 @@ def test_slowdown_past_max_attempts_is_rate_limit(
     assert len(mock.calls) == 3
 
 
+def test_429_past_max_attempts_is_rate_limit(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
+    for _ in range(3):
+        mock.add(responses.GET, LIST_URL, status=429)
+    with pytest.raises(RateLimitReachedError) as info:
+        _list(driver)
+    assert info.value.http_status == 429
+    assert len(mock.calls) == 3
+
+
 def test_429_retry_after_seconds_is_honoured(
     driver: S3StorageDriver, mock: responses.RequestsMock, sleeps: list[float]
 ) -> None:
@@ -234,6 +266,14 @@ def test_retry_after_is_capped(
     mock.add(responses.GET, LIST_URL, body=listing_xml([]))
     _list(driver)
     assert sleeps == [30.0]
+
+
+def test_garbage_retry_after_does_not_break_the_retry_loop(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
+    mock.add(responses.GET, LIST_URL, status=503, headers={"Retry-After": "\u00b2"})
+    mock.add(responses.GET, LIST_URL, body=listing_xml(["a"]))
+    assert _list(driver) == ["a"]
 
 
 def test_request_timeout_400_is_retried(
@@ -286,7 +326,9 @@ def test_connection_errors_are_retried_then_transport_error(
     assert len(sleeps) == 2
 
 
-def test_connection_error_then_success(driver: S3StorageDriver, mock: responses.RequestsMock) -> None:
+def test_connection_error_then_success(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
     mock.add(responses.GET, LIST_URL, body=requests.exceptions.ConnectionError("reset"))
     mock.add(responses.GET, LIST_URL, body=listing_xml(["a"]))
     assert _list(driver) == ["a"]
@@ -399,7 +441,9 @@ def test_no_secret_in_logs_or_errors(
     mock.add(responses.PUT, OBJ_URL, status=503, body=s3_error("SlowDown"))
     mock.add(responses.PUT, OBJ_URL, headers={"ETag": f'"{md5}"'})
     obj = driver.upload_object_via_stream([data], container, "key")
-    mock.add(responses.HEAD, OBJ_URL, headers={"ETag": f'"{md5}"', "Content-Length": str(len(data))})
+    mock.add(
+        responses.HEAD, OBJ_URL, headers={"ETag": f'"{md5}"', "Content-Length": str(len(data))}
+    )
     obj = driver.get_object("bkt", "key")
     mock.add(responses.GET, OBJ_URL, body=requests.exceptions.ConnectionError("reset"))
     mock.add(responses.GET, OBJ_URL, body=data, headers={"ETag": f'"{md5}"'})

@@ -71,7 +71,9 @@ def test_external_entity_listing_is_refused_without_reading_the_file(
 
 
 @pytest.mark.timeout(10)
-def test_external_dtd_is_refused(driver: S3StorageDriver, mock: responses.RequestsMock, sentinel_file: Path) -> None:
+def test_external_dtd_is_refused(
+    driver: S3StorageDriver, mock: responses.RequestsMock, sentinel_file: Path
+) -> None:
     body = (
         f'<?xml version="1.0"?><!DOCTYPE r SYSTEM "file://{sentinel_file}">'
         "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>"
@@ -153,12 +155,6 @@ def test_utf16_billion_laughs_is_refused(
         _list(driver)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_xml looks for b'<!DOCTYPE'/b'<!ENTITY' in the raw bytes, so a "
-    "UTF-16 document declaring a DTD is parsed (entities silently dropped: a listing with "
-    "an empty key) instead of refused",
-)
 def test_utf16_document_with_dtd_is_refused(
     driver: S3StorageDriver, mock: responses.RequestsMock
 ) -> None:
@@ -172,11 +168,6 @@ def test_utf16_document_with_dtd_is_refused(
         _list(driver)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_xml only looks for <!DOCTYPE in the first 4096 bytes; a DOCTYPE "
-    "after a long comment is accepted",
-)
 def test_doctype_after_long_comment_is_refused(
     driver: S3StorageDriver, mock: responses.RequestsMock, sentinel_file: Path
 ) -> None:

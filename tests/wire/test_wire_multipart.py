@@ -104,12 +104,14 @@ def test_stream_multipart_exact_sequence(
         request = mock.calls[number].request
         assert request.body == data
         assert request.headers["Content-Length"] == str(len(data))
-        assert request.headers["Content-MD5"] == base64.b64encode(hashlib.md5(data).digest()).decode()
+        assert (
+            request.headers["Content-MD5"] == base64.b64encode(hashlib.md5(data).digest()).decode()
+        )
     complete = etree.fromstring(mock.calls[4].request.body)
     assert complete.tag == "CompleteMultipartUpload"
-    assert [
-        (p.findtext("PartNumber"), p.findtext("ETag")) for p in complete.findall("Part")
-    ] == [(str(n), part_etag(d)) for n, d in enumerate(parts, 1)]
+    assert [(p.findtext("PartNumber"), p.findtext("ETag")) for p in complete.findall("Part")] == [
+        (str(n), part_etag(d)) for n, d in enumerate(parts, 1)
+    ]
     assert mock.calls[4].request.headers["Content-Type"] == "application/xml"
     assert obj.hash == etag
     assert obj.size == sum(len(p) for p in parts)
@@ -203,7 +205,9 @@ def test_part_failing_past_retries_aborts_without_completing(
     mock.add(responses.POST, INIT_URL, body=initiate_reply())
     mock.add(responses.PUT, part_url(1), headers={"ETag": part_etag(parts[0])})
     for _ in range(3):
-        mock.add(responses.PUT, part_url(2), status=500, body=s3_error("InternalError", request_id="P2"))
+        mock.add(
+            responses.PUT, part_url(2), status=500, body=s3_error("InternalError", request_id="P2")
+        )
     mock.add(responses.DELETE, DONE_URL, status=204)
 
     with pytest.raises(MultipartUploadError) as info:
@@ -319,6 +323,18 @@ def test_abort_of_vanished_upload_is_quiet(
     assert getattr(info.value, "__notes__", []) == []
 
 
+def test_part_reply_without_etag_aborts(
+    driver: S3StorageDriver, mock: responses.RequestsMock, parts: list[bytes]
+) -> None:
+    mock.add(responses.POST, INIT_URL, body=initiate_reply())
+    mock.add(responses.PUT, part_url(1))
+    mock.add(responses.DELETE, DONE_URL, status=204)
+    with pytest.raises(MultipartUploadError) as info:
+        driver.upload_object_via_stream(chunked(parts), _container(driver), "big file.bin")
+    assert info.value.part_number == 1
+    assert sent(mock)[-1] == ("DELETE", DONE_URL)
+
+
 def test_initiate_reply_without_upload_id(
     driver: S3StorageDriver, mock: responses.RequestsMock, parts: list[bytes]
 ) -> None:
@@ -363,11 +379,6 @@ def test_retried_complete_finding_no_upload_checks_the_object(
     assert sent(mock)[-1] == ("HEAD", KEY_URL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: upload_multipart builds MultipartUploadError without the driver or "
-    "container_name of the failure it wraps",
-)
 def test_multipart_error_keeps_driver_and_container(
     driver: S3StorageDriver, mock: responses.RequestsMock, parts: list[bytes]
 ) -> None:
@@ -386,12 +397,6 @@ def test_multipart_error_keeps_driver_and_container(
 KEEPALIVE = b"\n\r\n\r   \n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_xml does not strip leading whitespace, so a successful completion "
-    "reply preceded by keep-alive whitespace is taken as a failure and the upload is "
-    "reported failed (and an abort is sent) although S3 stored the object",
-)
 def test_complete_reply_after_keepalive_whitespace_succeeds(
     driver: S3StorageDriver, mock: responses.RequestsMock, parts: list[bytes]
 ) -> None:
@@ -405,11 +410,6 @@ def test_complete_reply_after_keepalive_whitespace_succeeds(
     assert len(mock.calls) == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an <Error> document after keep-alive whitespace is detected as an error "
-    "but parse_xml cannot parse it, so its code is lost and InternalError is not retried",
-)
 def test_complete_error_after_keepalive_whitespace_is_retried(
     driver: S3StorageDriver, mock: responses.RequestsMock, parts: list[bytes]
 ) -> None:

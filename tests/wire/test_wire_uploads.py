@@ -21,6 +21,7 @@ from libstore.types import (
     InvalidArgumentError,
     InvalidContainerNameError,
     InvalidObjectNameError,
+    LibstoreError,
     ObjectHashMismatchError,
 )
 
@@ -62,7 +63,9 @@ def test_upload_via_stream_sends_all_extra_headers(
         "expires": datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC),
     }
 
-    obj = driver.upload_object_via_stream(iter([DATA]), _container(driver), "dir/report 1.pdf", extra)
+    obj = driver.upload_object_via_stream(
+        iter([DATA]), _container(driver), "dir/report 1.pdf", extra
+    )
 
     assert sent(mock) == [("PUT", url)]
     request = mock.calls[0].request
@@ -100,7 +103,11 @@ def test_canned_acl_header(driver: S3StorageDriver, mock: responses.RequestsMock
 
 @pytest.mark.parametrize(
     ("name", "content_type"),
-    [("photo.jpg", "image/jpeg"), ("notes.txt", "text/plain"), ("blob", "application/octet-stream")],
+    [
+        ("photo.jpg", "image/jpeg"),
+        ("notes.txt", "text/plain"),
+        ("blob", "application/octet-stream"),
+    ],
 )
 def test_content_type_is_guessed_without_extra(
     driver: S3StorageDriver, mock: responses.RequestsMock, name: str, content_type: str
@@ -171,12 +178,6 @@ def test_empty_stream_uploads_an_empty_object(
     assert (obj.size, obj.hash) == (0, empty_md5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: iter_parts holds memoryview exports of the yielded bytearray when it "
-    "resumes the producer, so the common 'yield buf; buf.clear()' producer raises a raw "
-    "BufferError out of upload_object_via_stream",
-)
 def test_stream_from_a_reused_bytearray(
     driver: S3StorageDriver, mock: responses.RequestsMock
 ) -> None:
@@ -247,12 +248,57 @@ def test_extra_headers_are_passed_and_signed(
     assert "\nx-amz-tagging:a=b\n" in check_signed(request)
 
 
+@pytest.mark.parametrize(
+    ("extra", "headers", "wire_name", "wire_value"),
+    [
+        (None, {"content-type": "application/json"}, "Content-Type", "application/json"),
+        ({"acl": "private"}, {"X-Amz-Acl": "public-read"}, "x-amz-acl", "public-read"),
+        (
+            {"cache_control": "no-cache"},
+            {"cache-control": "max-age=1"},
+            "Cache-Control",
+            "max-age=1",
+        ),
+    ],
+)
+def test_user_header_differing_in_case_replaces_the_drivers(
+    driver: S3StorageDriver,
+    mock: responses.RequestsMock,
+    extra: dict[str, str] | None,
+    headers: dict[str, str],
+    wire_name: str,
+    wire_value: str,
+) -> None:
+    _put_ok(mock, f"{BASE}/bkt/k.txt")
+    driver.upload_object_via_stream([DATA], _container(driver), "k.txt", extra, headers=headers)
+    request = mock.calls[0].request
+    assert request.headers[wire_name] == wire_value
+    check_signed(request)
+
+
 @pytest.mark.parametrize("name", ["", "k" * 1025, "\ud800lone"])
 def test_invalid_object_names_send_nothing(
     driver: S3StorageDriver, mock: responses.RequestsMock, name: str
 ) -> None:
     with pytest.raises(InvalidObjectNameError):
         driver.upload_object_via_stream([DATA], _container(driver), name)
+    assert len(mock.calls) == 0
+
+
+def test_upload_of_a_missing_file_sends_nothing(
+    driver: S3StorageDriver, mock: responses.RequestsMock, tmp_path: Path
+) -> None:
+    with pytest.raises(LibstoreError) as info:
+        driver.upload_object(tmp_path / "missing.bin", _container(driver), "k")
+    assert "missing.bin" in str(info.value)
+    assert len(mock.calls) == 0
+
+
+def test_upload_of_a_directory_is_a_libstore_error(
+    driver: S3StorageDriver, mock: responses.RequestsMock, tmp_path: Path
+) -> None:
+    with pytest.raises(LibstoreError):
+        driver.upload_object(tmp_path, _container(driver), "k")
     assert len(mock.calls) == 0
 
 
@@ -282,7 +328,9 @@ def test_upload_with_wrong_etag_and_no_verification_is_kept(
     assert len(mock.calls) == 1
 
 
-def test_sse_kms_etag_is_not_verified(driver: S3StorageDriver, mock: responses.RequestsMock) -> None:
+def test_sse_kms_etag_is_not_verified(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
     mock.add(
         responses.PUT,
         f"{BASE}/bkt/k",

@@ -60,7 +60,9 @@ def test_key_is_percent_encoded_and_signed_as_sent(
     check_signed(mock.calls[0].request)
 
 
-def test_signature_fails_for_another_url(driver: S3StorageDriver, mock: responses.RequestsMock) -> None:
+def test_signature_fails_for_another_url(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
     # Guards check_signed itself: the same request under a re-quoted URL must not verify.
     mock.add(responses.HEAD, f"{BASE}/bkt/a%20b", headers=HEAD_OK)
     driver.get_object("bkt", "a b")
@@ -73,7 +75,9 @@ def test_signature_fails_for_another_url(driver: S3StorageDriver, mock: response
         check_signed(request, secret=SECRET + "x")
 
 
-def test_download_url_equals_signed_url(driver: S3StorageDriver, mock: responses.RequestsMock) -> None:
+def test_download_url_equals_signed_url(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
     url = f"{BASE}/bkt/a%20b%2Bc/%25/%C3%A9"
     mock.add(responses.GET, url, body=b"abc")
     obj = Object("a b+c/%/\u00e9", 3, None, {}, {}, Container("bkt", {}, driver), driver)
@@ -95,7 +99,12 @@ def test_download_url_equals_signed_url(driver: S3StorageDriver, mock: responses
             "https://bucket.s3.eu-west-1.amazonaws.com/dir/my%20key",
             "eu-west-1",
         ),
-        ({}, "my.dotted.bucket", "https://s3.amazonaws.com/my.dotted.bucket/dir/my%20key", "us-east-1"),
+        (
+            {},
+            "my.dotted.bucket",
+            "https://s3.amazonaws.com/my.dotted.bucket/dir/my%20key",
+            "us-east-1",
+        ),
         (
             {"secure": False},
             "my.dotted.bucket",
@@ -103,7 +112,12 @@ def test_download_url_equals_signed_url(driver: S3StorageDriver, mock: responses
             "us-east-1",
         ),
         ({}, "Legacy_Bucket", "https://s3.amazonaws.com/Legacy_Bucket/dir/my%20key", "us-east-1"),
-        ({"addressing_style": "path"}, "bucket", "https://s3.amazonaws.com/bucket/dir/my%20key", "us-east-1"),
+        (
+            {"addressing_style": "path"},
+            "bucket",
+            "https://s3.amazonaws.com/bucket/dir/my%20key",
+            "us-east-1",
+        ),
         (
             {"host": "s3.test", "port": 9000, "secure": False},
             "bucket",
@@ -116,7 +130,12 @@ def test_download_url_equals_signed_url(driver: S3StorageDriver, mock: responses
             "http://bucket.s3.test:9000/dir/my%20key",
             "us-east-1",
         ),
-        ({"host": "s3.test", "port": 443}, "bucket", "https://s3.test/bucket/dir/my%20key", "us-east-1"),
+        (
+            {"host": "s3.test", "port": 443},
+            "bucket",
+            "https://s3.test/bucket/dir/my%20key",
+            "us-east-1",
+        ),
     ],
     ids=[
         "aws-virtual",
@@ -152,7 +171,9 @@ def test_virtual_hosted_bucket_listing_url(mock: responses.RequestsMock) -> None
 # -- ListObjectsV2 -------------------------------------------------------------------------
 
 
-def test_listing_sends_only_list_type(driver: S3StorageDriver, mock: responses.RequestsMock) -> None:
+def test_listing_sends_only_list_type(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
     url = f"{BASE}/bkt?list-type=2"
     mock.add(responses.GET, url, body=listing_xml(["a", "b"]))
     objs = driver.list_container_objects(Container("bkt", {}, driver))
@@ -235,7 +256,9 @@ def test_truncated_page_without_token_is_a_response_error(
     assert len(mock.calls) == 1
 
 
-def test_repeated_continuation_token_stops(driver: S3StorageDriver, mock: responses.RequestsMock) -> None:
+def test_repeated_continuation_token_stops(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
     mock.add(
         responses.GET,
         f"{BASE}/bkt?list-type=2",
@@ -269,3 +292,39 @@ def test_driver_repr_and_url_builder_hold_no_secret() -> None:
     assert repr(driver) == (
         "<S3StorageDriver endpoint='s3.test:9000' region='us-east-1' access_key='AKIDEXAMPLE'>"
     )
+
+
+def _buckets_xml(names: list[str], token: str | None = None) -> bytes:
+    buckets = "".join(
+        f"<Bucket><Name>{n}</Name><CreationDate>2024-01-02T03:04:05.000Z</CreationDate>"
+        "<BucketRegion>eu-west-1</BucketRegion></Bucket>"
+        for n in names
+    )
+    tok = f"<ContinuationToken>{token}</ContinuationToken>" if token else ""
+    return (
+        f'<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<Owner><ID>o</ID></Owner><Buckets>{buckets}</Buckets>{tok}</ListAllMyBucketsResult>"
+    ).encode()
+
+
+def test_list_containers_follows_continuation_token(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
+    mock.add(responses.GET, f"{BASE}/", body=_buckets_xml(["a", "b"], token="t/1="))
+    mock.add(responses.GET, f"{BASE}/?continuation-token=t%2F1%3D", body=_buckets_xml(["c"]))
+    containers = driver.list_containers()
+    assert [c.name for c in containers] == ["a", "b", "c"]
+    assert containers[0].extra["region"] == "eu-west-1"
+    assert containers[0].extra["creation_date"].isoformat() == "2024-01-02T03:04:05+00:00"
+    assert sent(mock) == [("GET", f"{BASE}/"), ("GET", f"{BASE}/?continuation-token=t%2F1%3D")]
+    for call in mock.calls:
+        check_signed(call.request)
+
+
+def test_presigned_url_uses_the_wire_path(driver: S3StorageDriver) -> None:
+    obj = Object("a b+c", 1, None, {}, {}, Container("bkt", {}, driver), driver)
+    url = driver.get_object_cdn_url(obj, expires=600)
+    assert url.startswith(f"{BASE}/bkt/a%20b%2Bc?")
+    assert "X-Amz-Expires=600" in url
+    assert "X-Amz-Credential=AKIDEXAMPLE%2F" in url
+    assert SECRET not in url

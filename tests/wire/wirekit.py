@@ -46,8 +46,6 @@ def make_driver(**overrides: Any) -> S3StorageDriver:
     return S3StorageDriver(ACCESS_KEY, kwargs.pop("secret", SECRET), **kwargs)
 
 
-
-
 def sent(mock: responses.RequestsMock) -> list[tuple[str, str]]:
     """``(method, exact wire URL)`` of every request the driver sent, in order."""
     return [(call.request.method, call.request.url) for call in mock.calls]
@@ -122,9 +120,11 @@ def listing_xml(
         f"<Size>{sizes(i)}</Size><StorageClass>STANDARD</StorageClass></Contents>"
         for i, key in enumerate(keys)
     )
-    token = f"<NextContinuationToken>{escape(next_token)}</NextContinuationToken>" if (
-        next_token
-    ) else ""
+    token = (
+        f"<NextContinuationToken>{escape(next_token)}</NextContinuationToken>"
+        if (next_token)
+        else ""
+    )
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="{S3_NS}">'
         f"<Name>bkt</Name><KeyCount>{len(keys)}</KeyCount><MaxKeys>1000</MaxKeys>"
