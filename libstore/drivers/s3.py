@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import itertools
 import mimetypes
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import IO, Any, ClassVar, Literal
-from urllib.parse import quote
 
 import requests
 import urllib3.exceptions
@@ -29,12 +25,25 @@ from libstore._extra import UploadOptions, parse_upload_extra
 from libstore._xml import child_text, children, parse_xml
 from libstore.auth import EMPTY_SHA256, Credentials, SigV4Signer
 from libstore.base import Container, Object, StorageDriver
+from libstore.drivers._s3_multipart import S3MultipartTarget
+from libstore.drivers._s3_protocol import (
+    DNS_BUCKET_NAME,
+    check_bucket_reference,
+    check_key,
+    encode_query,
+    map_s3_error,
+    parse_http_date,
+    parse_iso_date,
+    parse_s3_error,
+    quote_key,
+    strip_etag,
+    validate_bucket_name,
+)
 from libstore.http.retry import RetryPolicy
 from libstore.http.session import Body, ErrorReply, HttpClient, HttpConfig, Reply
 from libstore.transfer.chunking import iter_parts, iter_source
 from libstore.transfer.multipart import (
     MAX_PARTS,
-    UploadedPart,
     multipart_etag,
     upload_multipart,
 )
@@ -42,21 +51,11 @@ from libstore.types import (
     AccessDeniedError,
     ContainerAlreadyExistsError,
     ContainerDoesNotExistError,
-    ContainerIsNotEmptyError,
     InvalidArgumentError,
-    InvalidContainerNameError,
-    InvalidCredsError,
-    InvalidObjectNameError,
-    InvalidRangeError,
     LibstoreError,
     ObjectDoesNotExistError,
-    ObjectError,
     ObjectHashMismatchError,
-    PreconditionFailedError,
-    RateLimitReachedError,
-    RequestTimeoutError,
     ResponseError,
-    ServerError,
     TransportError,
 )
 
@@ -75,25 +74,9 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 #: Default part size of multipart uploads.
 DEFAULT_PART_SIZE = MIN_PART_SIZE
-#: Longest object key S3 accepts, in UTF-8 bytes.
-MAX_KEY_BYTES = 1024
 #: Size of the pieces read from a download reply.
 READ_CHUNK_SIZE = 1024 * 1024
 
-_CREDENTIAL_CODES = frozenset(
-    {
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "AuthorizationHeaderMalformed",
-        "InvalidSecurity",
-    }
-)
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _STREAM_ERRORS = (
     urllib3.exceptions.HTTPError,
     requests.exceptions.ChunkedEncodingError,
@@ -102,134 +85,6 @@ _STREAM_ERRORS = (
     requests.exceptions.ContentDecodingError,
     OSError,
 )
-
-
-def validate_bucket_name(name: str) -> None:
-    """Check ``name`` against S3's rules for new general-purpose buckets.
-
-    Raises:
-        InvalidContainerNameError: The name breaks a rule; the message says which.
-    """
-
-    def bad(reason: str) -> InvalidContainerNameError:
-        return InvalidContainerNameError(f"invalid bucket name: {reason}", container_name=name)
-
-    if not isinstance(name, str):
-        raise bad("it must be a string")
-    if not 3 <= len(name) <= 63:
-        raise bad("it must be 3 to 63 characters long")
-    if not _BUCKET_NAME.match(name):
-        raise bad(
-            "use only lowercase letters, digits, dots and hyphens, beginning and ending "
-            "with a letter or digit"
-        )
-    if ".." in name or ".-" in name or "-." in name:
-        raise bad("dots may not be adjacent to each other or to hyphens")
-    try:
-        ipaddress.IPv4Address(name)
-    except ValueError:
-        pass
-    else:
-        raise bad("it must not be formatted as an IP address")
-    if name.startswith(_BUCKET_PREFIXES) or name.endswith(_BUCKET_SUFFIXES):
-        raise bad("that prefix or suffix is reserved by S3")
-
-
-def _check_bucket_reference(name: str) -> None:
-    """Lenient check for names of existing buckets (legacy names may break today's rules)."""
-    if not isinstance(name, str) or not name or len(name) > 255:
-        raise InvalidContainerNameError(
-            "bucket name must be 1 to 255 characters", container_name=name
-        )
-    if "/" in name or any(ord(c) < 0x21 or c in "\x7f?#%\\" for c in name):
-        raise InvalidContainerNameError(
-            "bucket name contains characters no bucket can have", container_name=name
-        )
-
-
-def _check_key(name: str) -> None:
-    if not isinstance(name, str):
-        raise InvalidObjectNameError(f"object name must be a str, not {type(name).__name__}")
-    if not name:
-        raise InvalidObjectNameError("object name must not be empty", object_name=name)
-    try:
-        encoded = name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidObjectNameError(
-            "object name is not valid Unicode (lone surrogate)", object_name=name
-        ) from None
-    if len(encoded) > MAX_KEY_BYTES:
-        raise InvalidObjectNameError(
-            f"object name is {len(encoded)} bytes in UTF-8; S3 allows {MAX_KEY_BYTES}",
-            object_name=name,
-        )
-
-
-def _quote(value: str) -> str:
-    """Percent-encode everything but RFC 3986's unreserved characters and ``/``."""
-    return quote(value, safe="/~")
-
-
-def _query(params: Sequence[tuple[str, str | None]]) -> str:
-    return "&".join(
-        quote(k, safe="-_.~") if v is None else f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
-        for k, v in params
-    )
-
-
-def _strip_etag(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    return value.strip('"')
-
-
-def _parse_http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _parse_iso_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def parse_s3_error(status: int, headers: Mapping[str, str], body: bytes) -> ErrorReply:
-    """Parse S3's ``<Error>`` document (when there is one) and its request-id headers."""
-    reply = ErrorReply(
-        status=status,
-        headers=headers,
-        body=body,
-        request_id=headers.get("x-amz-request-id"),
-        host_id=headers.get("x-amz-id-2"),
-    )
-    if body.strip():
-        try:
-            root = parse_xml(body, "error reply")
-        except ResponseError:
-            return reply
-        if etree.QName(root).localname == "Error":
-            reply.code = child_text(root, "Code")
-            reply.message = child_text(root, "Message")
-            reply.request_id = child_text(root, "RequestId") or reply.request_id
-            reply.host_id = child_text(root, "HostId") or reply.host_id
-            for name in ("Region", "BucketName", "Key", "Condition"):
-                text = child_text(root, name)
-                if text:
-                    reply.details[name] = text
-    return reply
 
 
 class S3StorageDriver(StorageDriver):
@@ -347,7 +202,7 @@ class S3StorageDriver(StorageDriver):
         if style == "path":
             return False
         # Dotted names break TLS wildcard certificates; legacy names break DNS.
-        return bool(_BUCKET_NAME.match(bucket)) and not (self.secure and "." in bucket)
+        return bool(DNS_BUCKET_NAME.match(bucket)) and not (self.secure and "." in bucket)
 
     def _url(
         self,
@@ -364,9 +219,9 @@ class S3StorageDriver(StorageDriver):
             else:
                 path = f"/{bucket}/" if key is not None else f"/{bucket}"
             if key is not None:
-                path += _quote(key)
+                path += quote_key(key)
         url = f"{scheme}://{netloc}{path}"
-        return f"{url}?{_query(query)}" if query else url
+        return f"{url}?{encode_query(query)}" if query else url
 
     def _signer_for(
         self, payload_hash: str
@@ -387,72 +242,11 @@ class S3StorageDriver(StorageDriver):
         missing: Literal["container", "object"] | None = None,
     ) -> Callable[[ErrorReply], LibstoreError]:
         def map_error(error: ErrorReply) -> LibstoreError:
-            return self._map_error(error, action, container_name, object_name, missing)
+            return map_s3_error(
+                self, self.region, error, action, container_name, object_name, missing
+            )
 
         return map_error
-
-    def _map_error(
-        self,
-        error: ErrorReply,
-        action: str,
-        container_name: str | None,
-        object_name: str | None,
-        missing: Literal["container", "object"] | None,
-    ) -> LibstoreError:
-        status, code = error.status, error.code
-        message = error.message or ""
-        if len(message) > 300:
-            message = message[:300] + "…"
-        detail = f"{code}: {message}" if code and message else (code or "")
-        text = f"{action} failed: {detail or f'HTTP {status}'}"
-        fields: dict[str, Any] = {
-            "http_status": status,
-            "code": code,
-            "request_id": error.request_id,
-            "host_id": error.host_id,
-        }
-        if code == "NoSuchBucket" or (code is None and status == 404 and missing == "container"):
-            return ContainerDoesNotExistError(text, self, container_name, **fields)
-        if code in ("NoSuchKey", "NoSuchVersion") or (
-            code is None and status == 404 and missing == "object"
-        ):
-            return ObjectDoesNotExistError(
-                text, self, object_name, container_name=container_name, **fields
-            )
-        fields["container_name"] = container_name
-        fields["object_name"] = object_name
-        region = error.details.get("Region") or error.headers.get("x-amz-bucket-region")
-        redirected = status in (301, 307) or code in (
-            "PermanentRedirect",
-            "AuthorizationHeaderMalformed",
-        )
-        if redirected and region and region != self.region:
-            text += f"; the bucket is in region {region!r}, create the driver with that region"
-        if code in ("BucketAlreadyExists", "BucketAlreadyOwnedByYou"):
-            return ContainerAlreadyExistsError(text, self, **fields)
-        if code == "BucketNotEmpty":
-            return ContainerIsNotEmptyError(text, self, **fields)
-        if code == "InvalidBucketName":
-            return InvalidContainerNameError(text, self, **fields)
-        if code in _CREDENTIAL_CODES:
-            return InvalidCredsError(text, self, **fields)
-        if status == 403 or code == "AccessDenied":
-            return AccessDeniedError(text, self, **fields)
-        if status == 412 or code == "PreconditionFailed":
-            return PreconditionFailedError(text, self, **fields)
-        if status == 416 or code == "InvalidRange":
-            return InvalidRangeError(text, self, **fields)
-        if code in ("BadDigest", "InvalidDigest"):
-            return ObjectHashMismatchError(text, self, **fields)
-        if code == "RequestTimeout":
-            return RequestTimeoutError(text, self, **fields)
-        if status == 429 or code in ("SlowDown", "Throttling", "ThrottlingException"):
-            return RateLimitReachedError(text, self, **fields)
-        if status >= 500 or code in ("InternalError", "ServiceUnavailable"):
-            return ServerError(text, self, **fields)
-        if object_name is not None:
-            return ObjectError(text, self, **fields)
-        return LibstoreError(text, self, **fields)
 
     def _call(
         self,
@@ -495,7 +289,7 @@ class S3StorageDriver(StorageDriver):
                 name = child_text(bucket, "Name")
                 if not name:
                     raise ResponseError("bucket listing has a bucket without a name", self)
-                extra = {"creation_date": _parse_iso_date(child_text(bucket, "CreationDate"))}
+                extra = {"creation_date": parse_iso_date(child_text(bucket, "CreationDate"))}
                 region = child_text(bucket, "BucketRegion")
                 if region:
                     extra["region"] = region  # type: ignore[assignment]
@@ -505,7 +299,7 @@ class S3StorageDriver(StorageDriver):
                 return
 
     def get_container(self, container_name: str) -> Container:
-        _check_bucket_reference(container_name)
+        check_bucket_reference(container_name)
         reply = self._call(
             "HEAD",
             self._url(container_name),
@@ -556,7 +350,7 @@ class S3StorageDriver(StorageDriver):
         return Container(container_name, {"region": self.region}, self)
 
     def delete_container(self, container: Container) -> bool:
-        _check_bucket_reference(container.name)
+        check_bucket_reference(container.name)
         self._call(
             "DELETE",
             self._url(container.name),
@@ -575,7 +369,7 @@ class S3StorageDriver(StorageDriver):
     def iterate_container_objects(
         self, container: Container, prefix: str | None = None
     ) -> Iterator[Object]:
-        _check_bucket_reference(container.name)
+        check_bucket_reference(container.name)
         if prefix is not None and not isinstance(prefix, str):
             raise InvalidArgumentError("prefix must be a str")
         return self._iterate_objects(container, prefix or None)
@@ -617,10 +411,10 @@ class S3StorageDriver(StorageDriver):
         size_text = child_text(item, "Size")
         if name is None or size_text is None or not size_text.isdigit():
             raise ResponseError("listing entry lacks a key or a size", self)
-        etag = _strip_etag(child_text(item, "ETag"))
+        etag = strip_etag(child_text(item, "ETag"))
         extra: dict[str, Any] = {
             "etag": etag,
-            "last_modified": _parse_iso_date(child_text(item, "LastModified")),
+            "last_modified": parse_iso_date(child_text(item, "LastModified")),
             "storage_class": child_text(item, "StorageClass") or "STANDARD",
         }
         return Object(name, int(size_text), etag, extra, {}, container, self)
@@ -628,11 +422,11 @@ class S3StorageDriver(StorageDriver):
     def _object_from_headers(
         self, container: Container, name: str, headers: Mapping[str, str]
     ) -> Object:
-        etag = _strip_etag(headers.get("ETag"))
+        etag = strip_etag(headers.get("ETag"))
         extra: dict[str, Any] = {
             "etag": etag,
             "content_type": headers.get("Content-Type"),
-            "last_modified": _parse_http_date(headers.get("Last-Modified")),
+            "last_modified": parse_http_date(headers.get("Last-Modified")),
             "storage_class": headers.get("x-amz-storage-class", "STANDARD"),
         }
         for extra_name, header in (
@@ -657,8 +451,8 @@ class S3StorageDriver(StorageDriver):
         return Object(name, int(size) if size.isdigit() else 0, etag, extra, meta, container, self)
 
     def get_object(self, container_name: str, object_name: str) -> Object:
-        _check_bucket_reference(container_name)
-        _check_key(object_name)
+        check_bucket_reference(container_name)
+        check_key(object_name)
         container = Container(container_name, {}, self)
         try:
             reply = self._call(
@@ -676,8 +470,8 @@ class S3StorageDriver(StorageDriver):
         return self._object_from_headers(container, object_name, reply.headers)
 
     def delete_object(self, obj: Object) -> bool:
-        _check_bucket_reference(obj.container.name)
-        _check_key(obj.name)
+        check_bucket_reference(obj.container.name)
+        check_key(obj.name)
         # S3 answers 204 for missing keys too; libcloud's contract reports them.
         self.get_object(obj.container.name, obj.name)
         self._call(
@@ -743,7 +537,7 @@ class S3StorageDriver(StorageDriver):
             object_name=object_name,
             missing="container",
         )
-        etag = _strip_etag(reply.headers.get("ETag"))
+        etag = strip_etag(reply.headers.get("ETag"))
         obj = self._uploaded_object(container, object_name, size, etag, send, reply.headers)
         if verify_hash and self._content_md5(obj) is not None and (etag or "").lower() != md5.hex():
             self._discard_corrupt(obj, md5.hex())
@@ -795,8 +589,8 @@ class S3StorageDriver(StorageDriver):
         verify_hash: bool = True,
         headers: dict[str, str] | None = None,
     ) -> Object:
-        _check_bucket_reference(container.name)
-        _check_key(object_name)
+        check_bucket_reference(container.name)
+        check_key(object_name)
         options = parse_upload_extra(extra)
         self._upload_headers(object_name, options, headers)  # validate headers up front
         path = os.fspath(file_path)
@@ -850,8 +644,8 @@ class S3StorageDriver(StorageDriver):
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Object:
-        _check_bucket_reference(container.name)
-        _check_key(object_name)
+        check_bucket_reference(container.name)
+        check_key(object_name)
         options = parse_upload_extra(extra)
         self._upload_headers(object_name, options, headers)
         return self._upload_multipart(
@@ -878,7 +672,7 @@ class S3StorageDriver(StorageDriver):
                 container, object_name, first, len(first), md5,
                 hashlib.sha256(first).hexdigest(), options, headers, verify_hash,
             )  # fmt: skip
-        target = _S3Multipart(self, container, object_name, self._upload_headers(
+        target = S3MultipartTarget(self, container, object_name, self._upload_headers(
             object_name, options, headers))  # fmt: skip
         (etag, reply_headers), done = upload_multipart(
             target, itertools.chain((first, second), parts), object_name=object_name
@@ -905,8 +699,8 @@ class S3StorageDriver(StorageDriver):
         return etag.lower()
 
     def _read_object(self, obj: Object, start_bytes: int, end_bytes: int | None) -> Iterator[bytes]:
-        _check_bucket_reference(obj.container.name)
-        _check_key(obj.name)
+        check_bucket_reference(obj.container.name)
+        check_key(obj.name)
         url = self._url(obj.container.name, obj.name)
         offset = start_bytes
         etag: str | None = None
@@ -932,7 +726,7 @@ class S3StorageDriver(StorageDriver):
                 ),
             )
             if etag is None:
-                etag = _strip_etag(response.headers.get("ETag")) or obj.hash
+                etag = strip_etag(response.headers.get("ETag")) or obj.hash
                 sse = response.headers.get("x-amz-server-side-encryption")
                 if sse:
                     obj.extra["server_side_encryption"] = sse
@@ -975,107 +769,6 @@ class S3StorageDriver(StorageDriver):
                     object_name=obj.name,
                 ) from failure
             self._http._sleep(self._http.retry.backoff(attempts))
-
-
-class _S3Multipart:
-    """S3's multipart operations for one object, for :func:`upload_multipart`."""
-
-    def __init__(
-        self,
-        driver: S3StorageDriver,
-        container: Container,
-        object_name: str,
-        headers: dict[str, str],
-    ) -> None:
-        self.driver = driver
-        self.container = container
-        self.object_name = object_name
-        self.headers = headers
-
-    def _url(self, query: Sequence[tuple[str, str | None]]) -> str:
-        return self.driver._url(self.container.name, self.object_name, query)
-
-    def _call(self, method: str, url: str, action: str, **kwargs: Any) -> Reply:
-        return self.driver._call(
-            method,
-            url,
-            action,
-            container_name=self.container.name,
-            object_name=self.object_name,
-            **kwargs,
-        )
-
-    def initiate(self) -> str:
-        reply = self._call(
-            "POST",
-            self._url([("uploads", None)]),
-            f"starting multipart upload of {self.object_name!r}",
-            headers=self.headers,
-            missing="container",
-            idempotent=False,
-        )
-        upload_id = child_text(parse_xml(reply.body, "multipart initiation reply"), "UploadId")
-        if not upload_id:
-            raise ResponseError("multipart initiation reply has no UploadId", self.driver)
-        return upload_id
-
-    def upload_part(self, upload_id: str, number: int, data: bytes, md5: bytes) -> str:
-        reply = self._call(
-            "PUT",
-            self._url([("partNumber", str(number)), ("uploadId", upload_id)]),
-            f"uploading part {number} of {self.object_name!r}",
-            headers={
-                "Content-MD5": base64.b64encode(md5).decode(),
-                "Content-Length": str(len(data)),
-            },
-            body=data,
-            payload_hash=hashlib.sha256(data).hexdigest(),
-        )
-        etag = reply.headers.get("ETag")
-        if not etag:
-            raise ResponseError(f"part {number} reply has no ETag", self.driver)
-        return etag
-
-    def complete(
-        self, upload_id: str, parts: Sequence[UploadedPart]
-    ) -> tuple[str | None, Mapping[str, str]]:
-        root = etree.Element("CompleteMultipartUpload")
-        for part in parts:
-            element = etree.SubElement(root, "Part")
-            etree.SubElement(element, "PartNumber").text = str(part.number)
-            etree.SubElement(element, "ETag").text = part.etag
-        body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-        try:
-            reply = self._call(
-                "POST",
-                self._url([("uploadId", upload_id)]),
-                f"completing multipart upload of {self.object_name!r}",
-                headers={"Content-Type": "application/xml"},
-                body=body,
-                payload_hash=hashlib.sha256(body).hexdigest(),
-                error_in_body=True,
-            )
-        except LibstoreError as exc:
-            if exc.code != "NoSuchUpload":
-                raise
-            # A retried completion whose first attempt succeeded finds no upload left.
-            current = self.driver.get_object(self.container.name, self.object_name)
-            if current.hash != multipart_etag(parts):
-                raise
-            return current.hash, {}
-        etag = child_text(parse_xml(reply.body, "multipart completion reply"), "ETag")
-        return _strip_etag(etag), reply.headers
-
-    def abort(self, upload_id: str) -> None:
-        try:
-            self._call(
-                "DELETE",
-                self._url([("uploadId", upload_id)]),
-                f"aborting multipart upload of {self.object_name!r}",
-            )
-        except ObjectError as exc:
-            if exc.code != "NoSuchUpload":
-                raise
 
 
 class MinIOStorageDriver(S3StorageDriver):
