@@ -14,9 +14,10 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from libstore._files import atomic_write, safe_join
+from libstore._progress import ProgressFn, ProgressTracker
 from libstore._util import rechunk
 from libstore.types import (
     InvalidRangeError,
@@ -25,7 +26,7 @@ from libstore.types import (
     ObjectHashMismatchError,
 )
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "Container", "Object", "StorageDriver"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "Container", "Object", "ProgressFn", "StorageDriver"]
 
 #: Default size of the pieces yielded by ``download_object_as_stream``.
 DEFAULT_CHUNK_SIZE = 64 * 1024
@@ -68,10 +69,18 @@ class Container:
         extra: dict[str, Any] | None = None,
         verify_hash: bool = True,
         headers: dict[str, str] | None = None,
+        *,
+        progress: ProgressFn | None = None,
     ) -> Object:
         """Upload a local file into this container. See :meth:`StorageDriver.upload_object`."""
         return self.driver.upload_object(
-            file_path, self, object_name, extra=extra, verify_hash=verify_hash, headers=headers
+            file_path,
+            self,
+            object_name,
+            extra=extra,
+            verify_hash=verify_hash,
+            headers=headers,
+            progress=progress,
         )
 
     def upload_object_via_stream(
@@ -80,10 +89,19 @@ class Container:
         object_name: str,
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        size_hint: int | None = None,
+        progress: ProgressFn | None = None,
     ) -> Object:
         """Upload an iterator of bytes. See :meth:`StorageDriver.upload_object_via_stream`."""
         return self.driver.upload_object_via_stream(
-            iterator, self, object_name, extra=extra, headers=headers
+            iterator,
+            self,
+            object_name,
+            extra=extra,
+            headers=headers,
+            size_hint=size_hint,
+            progress=progress,
         )
 
     def download_object(
@@ -92,10 +110,12 @@ class Container:
         destination_path: str | os.PathLike[str],
         overwrite_existing: bool = False,
         delete_on_failure: bool = True,
+        *,
+        progress: ProgressFn | None = None,
     ) -> bool:
         """Download ``obj`` to a local path. See :meth:`StorageDriver.download_object`."""
         return self.driver.download_object(
-            obj, destination_path, overwrite_existing, delete_on_failure
+            obj, destination_path, overwrite_existing, delete_on_failure, progress=progress
         )
 
     def download_object_as_stream(
@@ -131,6 +151,12 @@ class Container:
     def delete_object(self, obj: Object) -> bool:
         """Delete ``obj``."""
         return self.driver.delete_object(obj)
+
+    def copy_object(
+        self, obj: Object, object_name: str, extra: dict[str, Any] | None = None
+    ) -> Object:
+        """Copy ``obj`` (of the same driver) into this container as ``object_name``."""
+        return self.driver.copy_object(obj, self, object_name, extra)
 
     def delete(self) -> bool:
         """Delete this (empty) container."""
@@ -189,10 +215,12 @@ class Object:
         destination_path: str | os.PathLike[str],
         overwrite_existing: bool = False,
         delete_on_failure: bool = True,
+        *,
+        progress: ProgressFn | None = None,
     ) -> bool:
         """Download the object to a local path."""
         return self.driver.download_object(
-            self, destination_path, overwrite_existing, delete_on_failure
+            self, destination_path, overwrite_existing, delete_on_failure, progress=progress
         )
 
     def as_stream(self, chunk_size: int | None = None) -> Iterator[bytes]:
@@ -331,6 +359,8 @@ class StorageDriver(abc.ABC):
         extra: dict[str, Any] | None = None,
         verify_hash: bool = True,
         headers: dict[str, str] | None = None,
+        *,
+        progress: ProgressFn | None = None,
     ) -> Object:
         """Upload a local file as ``object_name`` and return the new object.
 
@@ -342,6 +372,8 @@ class StorageDriver(abc.ABC):
                 before any request is sent.
             verify_hash: Check the hash the store reports against the file's content.
             headers: Extra request headers, passed through unchanged.
+            progress: Called with ``(bytes_done, bytes_total)`` as data is sent,
+                from any thread but never concurrently.
 
         Raises:
             ObjectHashMismatchError: ``verify_hash`` is set and the hashes differ.
@@ -355,13 +387,59 @@ class StorageDriver(abc.ABC):
         object_name: str,
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        size_hint: int | None = None,
+        progress: ProgressFn | None = None,
     ) -> Object:
         """Upload the bytes of an iterator (or file-like object) of unknown length.
 
         Empty chunks are skipped, not taken as the end; an empty iterator stores an
         empty object. Nothing is stored under ``object_name`` unless the whole stream
         was read and uploaded.
+
+        Args:
+            iterator: An iterable of bytes-like chunks, or a file-like object.
+            container: The destination container.
+            object_name: The object's name.
+            extra: Object options, as for :meth:`upload_object`.
+            headers: Extra request headers, passed through unchanged.
+            size_hint: The expected total size, when known; lets drivers choose part
+                sizes (it need not be exact).
+            progress: Called with ``(bytes_done, size_hint)`` as data is sent.
         """
+
+    def copy_object(
+        self,
+        obj: Object,
+        container: Container,
+        object_name: str,
+        extra: dict[str, Any] | None = None,
+        *,
+        progress: ProgressFn | None = None,
+    ) -> Object:
+        """Copy ``obj`` to ``object_name`` in ``container`` (of this driver) and return the copy.
+
+        Drivers with a server-side copy override this; the default streams the
+        bytes through this process with bounded memory. With ``extra=None`` the
+        copy keeps the source's content type and metadata; with ``extra`` given they
+        are replaced by it, as S3's ``x-amz-metadata-directive: REPLACE`` does.
+
+        Raises:
+            ObjectDoesNotExistError: The source is gone.
+        """
+        if extra is None:
+            extra = {"meta_data": dict(obj.meta_data)}
+            content_type = obj.extra.get("content_type")
+            if content_type:
+                extra["content_type"] = content_type
+        return self.upload_object_via_stream(
+            self.download_object_as_stream(obj, 1024 * 1024),
+            container,
+            object_name,
+            extra=extra,
+            size_hint=obj.size,
+            progress=progress,
+        )
 
     @abc.abstractmethod
     def delete_object(self, obj: Object) -> bool:
@@ -395,6 +473,8 @@ class StorageDriver(abc.ABC):
         destination_path: str | os.PathLike[str],
         overwrite_existing: bool = False,
         delete_on_failure: bool = True,
+        *,
+        progress: ProgressFn | None = None,
     ) -> bool:
         """Download ``obj`` to ``destination_path`` and return ``True``.
 
@@ -410,13 +490,14 @@ class StorageDriver(abc.ABC):
             overwrite_existing: Replace an existing file; otherwise raise.
             delete_on_failure: Remove the temporary file when the download fails
                 (with ``False`` it is kept beside the destination, never under its name).
+            progress: Called with ``(bytes_done, bytes_total)`` as data arrives.
 
         Raises:
             LibstoreError: The destination exists and ``overwrite_existing`` is false.
             ObjectHashMismatchError: The data did not match the object's size or MD5.
         """
         return self._download_to_path(
-            obj, destination_path, 0, None, overwrite_existing, delete_on_failure
+            obj, destination_path, 0, None, overwrite_existing, delete_on_failure, progress
         )
 
     def download_object_range(
@@ -427,6 +508,8 @@ class StorageDriver(abc.ABC):
         end_bytes: int | None = None,
         overwrite_existing: bool = False,
         delete_on_failure: bool = True,
+        *,
+        progress: ProgressFn | None = None,
     ) -> bool:
         """Download bytes ``start_bytes`` (inclusive) to ``end_bytes`` (exclusive) of ``obj``.
 
@@ -434,11 +517,17 @@ class StorageDriver(abc.ABC):
             InvalidRangeError: The range is invalid (also a ``ValueError``).
         """
         return self._download_to_path(
-            obj, destination_path, start_bytes, end_bytes, overwrite_existing, delete_on_failure
+            obj,
+            destination_path,
+            start_bytes,
+            end_bytes,
+            overwrite_existing,
+            delete_on_failure,
+            progress,
         )
 
     def download_object_as_stream(
-        self, obj: Object, chunk_size: int | None = None
+        self, obj: Object, chunk_size: int | None = None, *, progress: ProgressFn | None = None
     ) -> Iterator[bytes]:
         """Yield the bytes of ``obj`` in chunks of at most ``chunk_size`` bytes, none empty.
 
@@ -446,7 +535,7 @@ class StorageDriver(abc.ABC):
         checked; a mismatch raises :class:`ObjectHashMismatchError` from the iterator.
         """
         size = self._chunk_size(chunk_size)
-        return self._verified_stream(obj, 0, None, size)
+        return self._verified_stream(obj, 0, None, size, progress)
 
     def download_object_range_as_stream(
         self,
@@ -454,6 +543,8 @@ class StorageDriver(abc.ABC):
         start_bytes: int,
         end_bytes: int | None = None,
         chunk_size: int | None = None,
+        *,
+        progress: ProgressFn | None = None,
     ) -> Iterator[bytes]:
         """Yield bytes ``start_bytes`` to ``end_bytes`` (exclusive) of ``obj``.
 
@@ -462,7 +553,7 @@ class StorageDriver(abc.ABC):
         """
         size = self._chunk_size(chunk_size)
         start, end = self._check_range(obj, start_bytes, end_bytes)
-        return self._verified_stream(obj, start, end, size)
+        return self._verified_stream(obj, start, end, size, progress)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -501,9 +592,15 @@ class StorageDriver(abc.ABC):
         return start_bytes, end_bytes
 
     def _verified_stream(
-        self, obj: Object, start: int, end: int | None, chunk_size: int
+        self,
+        obj: Object,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        progress: ProgressFn | None = None,
     ) -> Iterator[bytes]:
         expected_size = (obj.size if end is None else end) - start
+        tracker = ProgressTracker(progress, expected_size)
         whole = start == 0 and end is None
         # The expected MD5 is asked for after the transfer: a driver may learn from the
         # reply whether the hash is a content MD5 at all (S3's ETag under SSE-KMS is not).
@@ -520,6 +617,7 @@ class StorageDriver(abc.ABC):
                 )
             if digest is not None:
                 digest.update(chunk)
+            tracker.add(len(chunk))
             yield chunk
         if received != expected_size:
             raise ObjectHashMismatchError(
@@ -546,6 +644,7 @@ class StorageDriver(abc.ABC):
         end_bytes: int | None,
         overwrite_existing: bool,
         delete_on_failure: bool,
+        progress: ProgressFn | None = None,
     ) -> bool:
         start, end = self._check_range(obj, start_bytes, end_bytes)
         raw = os.fspath(destination_path)
@@ -566,9 +665,24 @@ class StorageDriver(abc.ABC):
         with atomic_write(
             dest, overwrite=overwrite_existing, keep_on_failure=not delete_on_failure
         ) as handle:
-            for chunk in self._verified_stream(obj, start, end, 1024 * 1024):
-                handle.write(chunk)
+            self._download_into(handle, obj, start, end, progress)
         return True
+
+    def _download_into(
+        self,
+        handle: BinaryIO,
+        obj: Object,
+        start: int,
+        end: int | None,
+        progress: ProgressFn | None,
+    ) -> None:
+        """Write the validated range of ``obj`` into the empty temporary file ``handle``.
+
+        Verification failures must raise. The default reads one verified stream;
+        drivers may override it to fetch ranges in parallel (positioned writes).
+        """
+        for chunk in self._verified_stream(obj, start, end, 1024 * 1024, progress):
+            handle.write(chunk)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

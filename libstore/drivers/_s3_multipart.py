@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -13,11 +14,24 @@ from libstore._xml import child_text, parse_xml
 from libstore.base import Container
 from libstore.drivers._s3_protocol import strip_etag
 from libstore.http.session import Reply
+from libstore.auth import UNSIGNED_PAYLOAD
+from libstore.transfer.checksums import Crc32Accumulator, crc32, crc32_b64, crc32_from_b64
 from libstore.transfer.multipart import UploadedPart, multipart_etag
-from libstore.types import LibstoreError, ObjectError, ResponseError
+from libstore.types import LibstoreError, ObjectError, ObjectHashMismatchError, ResponseError
 
 if TYPE_CHECKING:
     from libstore.drivers.s3 import S3StorageDriver
+
+
+@dataclass(frozen=True)
+class CompletedUpload:
+    """What CompleteMultipartUpload answered, and the whole-object CRC32 libstore computed."""
+
+    etag: str | None
+    crc32: int | None
+    #: The store's whole-object CRC32 (base64), when it returned one.
+    store_crc32: str | None
+    headers: Mapping[str, str]
 
 
 class S3MultipartTarget:
@@ -29,11 +43,20 @@ class S3MultipartTarget:
         container: Container,
         object_name: str,
         headers: dict[str, str],
+        *,
+        crc32: bool,
+        sign_payload: bool,
     ) -> None:
         self.driver = driver
         self.container = container
         self.object_name = object_name
-        self.headers = headers
+        self.headers = dict(headers)
+        #: Send CRC32 checksums (per part and for the whole object) instead of Content-MD5.
+        self.crc32 = crc32
+        self.sign_payload = sign_payload
+        if crc32:
+            self.headers["x-amz-checksum-algorithm"] = "CRC32"
+            self.headers["x-amz-checksum-type"] = "FULL_OBJECT"
 
     def _url(self, query: Sequence[tuple[str, str | None]]) -> str:
         return self.driver._url(self.container.name, self.object_name, query)
@@ -62,38 +85,63 @@ class S3MultipartTarget:
             raise ResponseError("multipart initiation reply has no UploadId", self.driver)
         return upload_id
 
-    def upload_part(self, upload_id: str, number: int, data: bytes, md5: bytes) -> str:
+    def upload_part(self, upload_id: str, number: int, data: bytes) -> UploadedPart:
+        # Runs in a worker thread: hashing here (hashlib and zlib release the GIL)
+        # runs in parallel with the other parts instead of in a serial pass.
+        headers = {"Content-Length": str(len(data))}
+        md5_hex: str | None = None
+        crc: int | None = None
+        if self.crc32:
+            crc = crc32(data)
+            headers["x-amz-checksum-crc32"] = crc32_b64(crc)
+        else:
+            md5 = hashlib.md5(data, usedforsecurity=False)
+            md5_hex = md5.hexdigest()
+            headers["Content-MD5"] = base64.b64encode(md5.digest()).decode()
+        payload = hashlib.sha256(data).hexdigest() if self.sign_payload else UNSIGNED_PAYLOAD
         reply = self._call(
             "PUT",
             self._url([("partNumber", str(number)), ("uploadId", upload_id)]),
             f"uploading part {number} of {self.object_name!r}",
-            headers={
-                "Content-MD5": base64.b64encode(md5).decode(),
-                "Content-Length": str(len(data)),
-            },
+            headers=headers,
             body=data,
-            payload_hash=hashlib.sha256(data).hexdigest(),
+            payload_hash=payload,
         )
         etag = reply.headers.get("ETag")
         if not etag:
             raise ResponseError(f"part {number} reply has no ETag", self.driver)
-        return etag
+        returned = reply.headers.get("x-amz-checksum-crc32")
+        if crc is not None and returned is not None and crc32_from_b64(returned) != crc:
+            raise ObjectHashMismatchError(
+                f"the store's CRC32 of part {number} does not match the data sent",
+                self.driver,
+                self.object_name,
+                container_name=self.container.name,
+            )
+        return UploadedPart(number, etag, len(data), md5_hex, crc)
 
-    def complete(
-        self, upload_id: str, parts: Sequence[UploadedPart]
-    ) -> tuple[str | None, Mapping[str, str]]:
+    def complete(self, upload_id: str, parts: Sequence[UploadedPart]) -> CompletedUpload:
         root = etree.Element("CompleteMultipartUpload")
+        whole = Crc32Accumulator()
         for part in parts:
             element = etree.SubElement(root, "Part")
             etree.SubElement(element, "PartNumber").text = str(part.number)
             etree.SubElement(element, "ETag").text = part.etag
+            if part.crc32 is not None:
+                etree.SubElement(element, "ChecksumCRC32").text = crc32_b64(part.crc32)
+                whole.add(part.crc32, part.size)
         body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        headers = {"Content-Type": "application/xml"}
+        full_crc = whole.crc if self.crc32 else None
+        if full_crc is not None:
+            headers["x-amz-checksum-crc32"] = crc32_b64(full_crc)
+            headers["x-amz-checksum-type"] = "FULL_OBJECT"
         try:
             reply = self._call(
                 "POST",
                 self._url([("uploadId", upload_id)]),
                 f"completing multipart upload of {self.object_name!r}",
-                headers={"Content-Type": "application/xml"},
+                headers=headers,
                 body=body,
                 payload_hash=hashlib.sha256(body).hexdigest(),
                 error_in_body=True,
@@ -103,11 +151,20 @@ class S3MultipartTarget:
                 raise
             # A retried completion whose first attempt succeeded finds no upload left.
             current = self.driver.get_object(self.container.name, self.object_name)
-            if current.hash != multipart_etag(parts):
+            stored_crc = current.extra.get("checksum_crc32")
+            same = (
+                current.hash == multipart_etag(parts)
+                if full_crc is None
+                else stored_crc is not None and crc32_from_b64(stored_crc) == full_crc
+            )
+            if not same:
                 raise
-            return current.hash, {}
-        etag = child_text(parse_xml(reply.body, "multipart completion reply"), "ETag")
-        return strip_etag(etag), reply.headers
+            return CompletedUpload(current.hash, full_crc, stored_crc, {})
+        root = parse_xml(reply.body, "multipart completion reply")
+        returned = child_text(root, "ChecksumCRC32")
+        return CompletedUpload(
+            strip_etag(child_text(root, "ETag")), full_crc, returned, reply.headers
+        )
 
     def abort(self, upload_id: str) -> None:
         try:

@@ -52,6 +52,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from libstore._extra import UploadOptions, parse_upload_extra
+from libstore._progress import ProgressFn, ProgressTracker
 from libstore.base import Container, Object, StorageDriver
 from libstore.types import (
     AccessDeniedError,
@@ -981,6 +982,8 @@ class LocalStorageDriver(StorageDriver):
         extra: dict[str, Any] | None = None,
         verify_hash: bool = True,
         headers: dict[str, str] | None = None,
+        *,
+        progress: ProgressFn | None = None,
     ) -> Object:
         """Copy a local file into the container as ``object_name``.
 
@@ -997,6 +1000,7 @@ class LocalStorageDriver(StorageDriver):
             verify_hash: Read the copy back and compare its MD5 with the source's
                 before committing it.
             headers: Ignored.
+            progress: Called with ``(bytes_done, file_size)`` as data is copied.
 
         Raises:
             InvalidObjectNameError: The name is invalid or clashes with existing objects.
@@ -1021,7 +1025,7 @@ class LocalStorageDriver(StorageDriver):
             )
         self._precheck(loc)
         with self._fs(f"read {source!r}", loc.container_name, loc.name), open(source, "rb") as f:
-            chunks = _read_chunks(f.read)
+            chunks = ProgressTracker(progress, source_stat.st_size).wrap(_read_chunks(f.read))
             return self._store(loc, options, chunks, verify=verify_hash)
 
     def upload_object_via_stream(
@@ -1031,6 +1035,9 @@ class LocalStorageDriver(StorageDriver):
         object_name: str,
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        size_hint: int | None = None,
+        progress: ProgressFn | None = None,
     ) -> Object:
         """Store the bytes of an iterator, or of a file-like object, as ``object_name``.
 
@@ -1040,7 +1047,8 @@ class LocalStorageDriver(StorageDriver):
         the container are checked before anything is read. If the stream raises or
         yields something other than bytes, nothing is stored, a previous object of
         that name is untouched, no temporary file remains, and the stream's own
-        exception propagates. ``headers`` are accepted and ignored.
+        exception propagates. ``headers`` and ``size_hint`` are accepted and ignored;
+        ``progress`` is called with ``(bytes_done, size_hint)`` as chunks are written.
 
         Raises:
             InvalidObjectNameError: The name is invalid or clashes with existing objects.
@@ -1049,7 +1057,7 @@ class LocalStorageDriver(StorageDriver):
         """
         loc = self._locate(container.name, object_name)
         options = parse_upload_extra(extra)
-        chunks = _stream_source(iterator)
+        chunks = ProgressTracker(progress, size_hint).wrap(_stream_source(iterator))
         self._precheck(loc)
         return self._store(loc, options, chunks, verify=False)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 import mimetypes
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, ClassVar, Literal
 
@@ -22,8 +22,9 @@ import urllib3.exceptions
 from lxml import etree
 
 from libstore._extra import UploadOptions, parse_upload_extra
+from libstore._progress import ProgressFn, ProgressTracker
 from libstore._xml import child_text, children, parse_xml
-from libstore.auth import EMPTY_SHA256, Credentials, SigV4Signer
+from libstore.auth import EMPTY_SHA256, UNSIGNED_PAYLOAD, Credentials, SigV4Signer
 from libstore.base import Container, Object, StorageDriver
 from libstore.drivers._s3_multipart import S3MultipartTarget
 from libstore.drivers._s3_protocol import (
@@ -41,9 +42,10 @@ from libstore.drivers._s3_protocol import (
 )
 from libstore.http.retry import RetryPolicy
 from libstore.http.session import Body, ErrorReply, HttpClient, HttpConfig, Reply
+from libstore.transfer.checksums import crc32_b64, crc32_from_b64
 from libstore.transfer.chunking import iter_parts, iter_source
+from libstore.transfer.config import MemoryBudget, PartSizer, TransferConfig
 from libstore.transfer.multipart import (
-    MAX_PARTS,
     multipart_etag,
     upload_multipart,
 )
@@ -109,6 +111,16 @@ class S3StorageDriver(StorageDriver):
         proxies: Proxy URLs by scheme; ``None`` uses the environment.
         http_config: Full transport settings; overrides the four options above.
         retry_policy: Full retry policy; overrides ``max_attempts``.
+        transfer: Part size, concurrency and thresholds of transfers
+            (:class:`~libstore.transfer.config.TransferConfig`); ``part_size`` is a
+            shortcut for its ``part_size``.
+        checksum: ``"crc32"`` (default): every part and single upload carries an
+            ``x-amz-checksum-crc32`` the store verifies, and multipart objects get a
+            whole-object CRC32; ``"md5"``: ``Content-MD5`` only, for stores without
+            flexible checksums.
+        payload_signing: ``"auto"`` (default) signs payloads over plain HTTP and sends
+            ``UNSIGNED-PAYLOAD`` over HTTPS (the checksum still protects the data);
+            ``"always"``/``"never"`` force either.
     """
 
     name: ClassVar[str] = "Amazon S3"
@@ -117,6 +129,8 @@ class S3StorageDriver(StorageDriver):
     custom_host_addressing: ClassVar[Literal["path", "virtual"]] = "path"
     #: Whether the provider has no default endpoint, so ``host`` is required.
     requires_host: ClassVar[bool] = False
+    #: Whether the store demands equal-sized parts (all but the last), as R2 does.
+    equal_parts_required: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -137,6 +151,9 @@ class S3StorageDriver(StorageDriver):
         proxies: Mapping[str, str] | None = None,
         http_config: HttpConfig | None = None,
         retry_policy: RetryPolicy | None = None,
+        transfer: TransferConfig | None = None,
+        checksum: Literal["crc32", "md5"] = "crc32",
+        payload_signing: Literal["auto", "always", "never"] = "auto",
     ) -> None:
         if secret is None:
             raise InvalidArgumentError(f"the {self.name} driver needs a secret key")
@@ -163,7 +180,21 @@ class S3StorageDriver(StorageDriver):
             raise InvalidArgumentError(f"invalid host {self.host!r}")
         self.port = port
         self.addressing_style = addressing_style
-        self.part_size = part_size
+        if checksum not in ("crc32", "md5"):
+            raise InvalidArgumentError(f"invalid checksum {checksum!r}")
+        if payload_signing not in ("auto", "always", "never"):
+            raise InvalidArgumentError(f"invalid payload_signing {payload_signing!r}")
+        self.checksum = checksum
+        self.sign_payloads = payload_signing == "always" or (
+            payload_signing == "auto" and not self.secure
+        )
+        if transfer is None:
+            transfer = TransferConfig(part_size=part_size)
+        elif part_size != DEFAULT_PART_SIZE and part_size != transfer.part_size:
+            raise InvalidArgumentError("pass part_size either directly or in transfer, not both")
+        self.transfer = transfer
+        self.part_size = transfer.part_size
+        self._budget = MemoryBudget(transfer.memory_limit) if transfer.memory_limit else None
         self._signer = SigV4Signer(self._credentials, region, "s3")
         config = http_config or HttpConfig(
             connect_timeout=connect_timeout,
@@ -438,6 +469,8 @@ class S3StorageDriver(StorageDriver):
             ("server_side_encryption", "x-amz-server-side-encryption"),
             ("sse_customer_algorithm", "x-amz-server-side-encryption-customer-algorithm"),
             ("version_id", "x-amz-version-id"),
+            ("checksum_crc32", "x-amz-checksum-crc32"),
+            ("checksum_type", "x-amz-checksum-type"),
         ):
             value = headers.get(header)
             if value is not None:
@@ -459,6 +492,7 @@ class S3StorageDriver(StorageDriver):
                 "HEAD",
                 self._url(container_name, object_name),
                 f"getting object {object_name!r}",
+                headers={"x-amz-checksum-mode": "ENABLED"},
                 container_name=container_name,
                 object_name=object_name,
                 missing="object",
@@ -517,30 +551,34 @@ class S3StorageDriver(StorageDriver):
         object_name: str,
         body: Body,
         size: int,
-        md5: bytes,
-        payload_hash: str,
+        digests: _Digests,
         options: UploadOptions,
         headers: Mapping[str, str] | None,
         verify_hash: bool,
     ) -> Object:
         send = self._upload_headers(object_name, options, headers)
-        send["Content-MD5"] = base64.b64encode(md5).decode()
+        send["Content-MD5"] = base64.b64encode(digests.md5).decode()
         send["Content-Length"] = str(size)
+        if digests.crc32 is not None:
+            send["x-amz-checksum-crc32"] = crc32_b64(digests.crc32)
         reply = self._call(
             "PUT",
             self._url(container.name, object_name),
             f"uploading object {object_name!r}",
             headers=send,
             body=body,
-            payload_hash=payload_hash,
+            payload_hash=digests.sha256 or UNSIGNED_PAYLOAD,
             container_name=container.name,
             object_name=object_name,
             missing="container",
         )
         etag = strip_etag(reply.headers.get("ETag"))
         obj = self._uploaded_object(container, object_name, size, etag, send, reply.headers)
-        if verify_hash and self._content_md5(obj) is not None and (etag or "").lower() != md5.hex():
-            self._discard_corrupt(obj, md5.hex())
+        if digests.crc32 is not None:
+            obj.extra["checksum_crc32"] = crc32_b64(digests.crc32)
+        expected = digests.md5.hex()
+        if verify_hash and self._content_md5(obj) is not None and (etag or "").lower() != expected:
+            self._discard_corrupt(obj, expected)
         return obj
 
     def _uploaded_object(
@@ -560,10 +598,10 @@ class S3StorageDriver(StorageDriver):
         return Object(object_name, size, etag, extra, meta, container, self)
 
     def _discard_corrupt(self, obj: Object, expected: str) -> None:
-        """Delete an object whose ETag disagrees with what was sent, then raise."""
+        """Delete an object whose checksum disagrees with what was sent, then raise."""
         error = ObjectHashMismatchError(
-            f"the store's ETag {obj.hash!r} does not match the uploaded data ({expected}); "
-            "the object was deleted",
+            f"the store's checksum of the object ({obj.hash!r}) does not match the uploaded "
+            f"data ({expected}); the object was deleted",
             self,
             obj.name,
             container_name=obj.container.name,
@@ -580,6 +618,11 @@ class S3StorageDriver(StorageDriver):
             error.add_note(f"deleting the mismatched object failed too: {exc}")
         raise error
 
+    def _digests(self, data: bytes | None = None) -> _Digests:
+        return _Digests(
+            with_crc32=self.checksum == "crc32", with_sha256=self.sign_payloads, data=data
+        )
+
     def upload_object(
         self,
         file_path: str | os.PathLike[str],
@@ -588,14 +631,25 @@ class S3StorageDriver(StorageDriver):
         extra: dict[str, Any] | None = None,
         verify_hash: bool = True,
         headers: dict[str, str] | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        transfer: TransferConfig | None = None,
     ) -> Object:
+        """Upload a local file; files above the multipart threshold go up in parallel parts.
+
+        ``transfer`` overrides the driver's :class:`TransferConfig` for this call. See
+        :meth:`StorageDriver.upload_object` for the other arguments.
+        """
         check_bucket_reference(container.name)
         check_key(object_name)
         options = parse_upload_extra(extra)
         self._upload_headers(object_name, options, headers)  # validate headers up front
         path = os.fspath(file_path)
+        config = transfer or self.transfer
         try:
-            return self._upload_file(path, container, object_name, options, headers, verify_hash)
+            return self._upload_file(
+                path, container, object_name, options, headers, verify_hash, progress, config
+            )
         except OSError as exc:
             if isinstance(exc, LibstoreError):  # RequestTimeoutError is a TimeoutError
                 raise
@@ -611,30 +665,31 @@ class S3StorageDriver(StorageDriver):
         options: UploadOptions,
         headers: Mapping[str, str] | None,
         verify_hash: bool,
+        progress: ProgressFn | None,
+        config: TransferConfig,
     ) -> Object:
         size = os.path.getsize(path)
         with open(path, "rb") as handle:
-            if size > self.part_size:
-                part_size = max(self.part_size, -(-size // MAX_PARTS))
-                return self._upload_multipart(
-                    container, object_name, iter_source(handle, part_size),
-                    part_size, options, headers, verify_hash,
+            if size > max(config.multipart_threshold, config.part_size):
+                sizer = PartSizer(config.part_size, size_hint=size)
+                return self._upload_parts(
+                    container, object_name, iter_source(handle, sizer.base), sizer,
+                    options, headers, verify_hash, ProgressTracker(progress, size), config,
                 )  # fmt: skip
-            md5 = hashlib.md5(usedforsecurity=False)
-            sha = hashlib.sha256()
+            digests = self._digests()
             for block in iter(lambda: handle.read(1024 * 1024), b""):
-                md5.update(block)
-                sha.update(block)
+                digests.update(block)
 
         def reopen() -> IO[bytes]:
             return open(path, "rb")
 
         # requests sends an empty file object chunked: an empty body must be bytes.
         body: Body = reopen if size else b""
-        return self._put_object(
-            container, object_name, body, size, md5.digest(), sha.hexdigest(),
-            options, headers, verify_hash,
-        )  # fmt: skip
+        obj = self._put_object(
+            container, object_name, body, size, digests, options, headers, verify_hash
+        )
+        ProgressTracker(progress, size).add(size)
+        return obj
 
     def upload_object_via_stream(
         self,
@@ -643,47 +698,95 @@ class S3StorageDriver(StorageDriver):
         object_name: str,
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        size_hint: int | None = None,
+        progress: ProgressFn | None = None,
+        transfer: TransferConfig | None = None,
     ) -> Object:
+        """Upload a stream of unknown length in parallel parts with bounded memory.
+
+        Part sizes grow along the stream so 10,000 parts reach S3's 5 TiB object
+        limit; ``size_hint`` picks one size up front instead. ``transfer`` overrides
+        the driver's :class:`TransferConfig` for this call. See
+        :meth:`StorageDriver.upload_object_via_stream` for the other arguments.
+        """
         check_bucket_reference(container.name)
         check_key(object_name)
         options = parse_upload_extra(extra)
         self._upload_headers(object_name, options, headers)
-        return self._upload_multipart(
-            container, object_name, iter_source(iterator), self.part_size, options, headers, True
+        if size_hint is not None and (not isinstance(size_hint, int) or size_hint < 0):
+            raise InvalidArgumentError(f"size_hint must be a non-negative int, not {size_hint!r}")
+        config = transfer or self.transfer
+        sizer = PartSizer(
+            config.part_size, size_hint=size_hint, equal_parts=self.equal_parts_required
         )
+        return self._upload_parts(
+            container, object_name, iter_source(iterator), sizer, options, headers, True,
+            ProgressTracker(progress, size_hint), config,
+        )  # fmt: skip
 
-    def _upload_multipart(
+    def _upload_parts(
         self,
         container: Container,
         object_name: str,
         chunks: Iterator[Any],
-        part_size: int,
+        sizer: PartSizer,
         options: UploadOptions,
         headers: Mapping[str, str] | None,
         verify_hash: bool,
+        progress: ProgressTracker,
+        config: TransferConfig,
     ) -> Object:
-        parts = iter_parts(chunks, part_size)
+        parts = iter_parts(chunks, sizer.size_for)
         first = next(parts)
-        second = next(parts, None) if len(first) == part_size else None
+        second = next(parts, None) if len(first) == sizer.size_for(1) else None
         if second is None:
             # The whole stream fits in one part: a single PUT is cheaper and atomic.
-            md5 = hashlib.md5(first, usedforsecurity=False).digest()
-            return self._put_object(
-                container, object_name, first, len(first), md5,
-                hashlib.sha256(first).hexdigest(), options, headers, verify_hash,
+            obj = self._put_object(
+                container, object_name, first, len(first), self._digests(first),
+                options, headers, verify_hash,
             )  # fmt: skip
-        target = S3MultipartTarget(self, container, object_name, self._upload_headers(
-            object_name, options, headers))  # fmt: skip
-        (etag, reply_headers), done = upload_multipart(
-            target, itertools.chain((first, second), parts), object_name=object_name
+            progress.add(len(first))
+            return obj
+        head = [first, second]
+        del first, second  # the part pipeline owns them now: no reference may outlive it
+        target = S3MultipartTarget(
+            self,
+            container,
+            object_name,
+            self._upload_headers(object_name, options, headers),
+            crc32=self.checksum == "crc32",
+            sign_payload=self.sign_payloads,
+        )
+        completed, done = upload_multipart(
+            target,
+            _drain_then(head, parts),
+            object_name=object_name,
+            concurrency=config.concurrency,
+            max_parts=sizer.max_parts,
+            budget=self._budget,
+            next_part_size=sizer.size_for,
+            progress=progress,
         )
         size = sum(part.size for part in done)
         obj = self._uploaded_object(
-            container, object_name, size, etag, target.headers, reply_headers
+            container, object_name, size, completed.etag, target.headers, completed.headers
         )
-        expected = multipart_etag(done)
-        if verify_hash and etag and "-" in etag and etag.lower() != expected:
-            self._discard_corrupt(obj, expected)
+        if completed.crc32 is not None:
+            obj.extra["checksum_crc32"] = crc32_b64(completed.crc32)
+        if verify_hash:
+            store_crc = crc32_from_b64(completed.store_crc32) if completed.store_crc32 else None
+            expected_etag = multipart_etag(done)
+            if completed.crc32 is not None and store_crc is not None:
+                if store_crc != completed.crc32:
+                    self._discard_corrupt(obj, crc32_b64(completed.crc32))
+            elif (
+                expected_etag is not None
+                and completed.etag
+                and "-" in completed.etag
+                and completed.etag.lower() != expected_etag
+            ):
+                self._discard_corrupt(obj, expected_etag)
         return obj
 
     # -- downloads --------------------------------------------------------------------------
@@ -769,6 +872,43 @@ class S3StorageDriver(StorageDriver):
                     object_name=obj.name,
                 ) from failure
             self._http._sleep(self._http.retry.backoff(attempts))
+
+
+def _drain_then(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    """Yield the parts in ``head`` (forgetting each as it goes), then those of ``rest``."""
+    while head:
+        yield head.pop(0)
+    yield from rest
+
+
+class _Digests:
+    """The digests of one single-PUT body, computed in one pass."""
+
+    def __init__(self, *, with_crc32: bool, with_sha256: bool, data: bytes | None = None) -> None:
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha = hashlib.sha256() if with_sha256 else None
+        self._crc: int | None = 0 if with_crc32 else None
+        if data is not None:
+            self.update(data)
+
+    def update(self, data: bytes) -> None:
+        self._md5.update(data)
+        if self._sha is not None:
+            self._sha.update(data)
+        if self._crc is not None:
+            self._crc = zlib.crc32(data, self._crc)
+
+    @property
+    def md5(self) -> bytes:
+        return self._md5.digest()
+
+    @property
+    def sha256(self) -> str | None:
+        return self._sha.hexdigest() if self._sha is not None else None
+
+    @property
+    def crc32(self) -> int | None:
+        return self._crc
 
 
 class MinIOStorageDriver(S3StorageDriver):

@@ -9,7 +9,7 @@ quadratic in the number of input chunks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from libstore.types import InvalidArgumentError
@@ -49,15 +49,20 @@ def iter_source(source: Any, read_size: int = FILE_READ_SIZE) -> Iterator[Any]:
         ) from None
 
 
-def iter_parts(chunks: Iterable[Any], part_size: int) -> Iterator[bytes]:
+def iter_parts(chunks: Iterable[Any], part_size: int | Callable[[int], int]) -> Iterator[bytes]:
     """Yield the stream's bytes as parts of exactly ``part_size`` bytes; the last may be shorter.
 
-    An empty stream yields one empty part, so callers always get at least one.
+    ``part_size`` may be a function of the 1-based part number, for part sizes that
+    grow along a stream of unknown length. An empty stream yields one empty part,
+    so callers always get at least one.
 
     Raises:
         InvalidArgumentError: A chunk is not bytes-like (a ``str`` chunk, say).
     """
-    if part_size <= 0:
+    size_of = part_size if callable(part_size) else (lambda _number: part_size)
+    number = 1
+    target = size_of(number)
+    if target <= 0:
         raise ValueError("part_size must be positive")
     pieces: list[bytes | memoryview] = []
     filled = 0
@@ -75,18 +80,20 @@ def iter_parts(chunks: Iterable[Any], part_size: int) -> Iterator[bytes]:
         with memoryview(chunk) as base, base.cast("B") as view:
             offset, size = 0, len(view)
             while offset < size:
-                take = min(part_size - filled, size - offset)
+                take = min(target - filled, size - offset)
                 if owned:
                     pieces.append(view[offset : offset + take])
                 else:  # copied now: no view of the producer's buffer outlives this loop
                     pieces.append(view[offset : offset + take].tobytes())
                 filled += take
                 offset += take
-                if filled == part_size:
+                if filled == target:
                     part = b"".join(pieces)
                     pieces = []
                     filled = 0
                     produced = True
+                    number += 1
+                    target = size_of(number)
                     yield part
     if filled or not produced:
         yield b"".join(pieces)

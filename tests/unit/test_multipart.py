@@ -42,11 +42,12 @@ class FakeTarget:
             raise self.initiate_error
         return self.upload_id
 
-    def upload_part(self, upload_id: str, number: int, data: bytes, md5: bytes) -> str:
-        self.calls.append(("part", upload_id, number, data, md5))
+    def upload_part(self, upload_id: str, number: int, data: bytes) -> UploadedPart:
+        md5 = hashlib.md5(data)
+        self.calls.append(("part", upload_id, number, data, md5.digest()))
         if number == self.fail_part and self.part_error is not None:
             raise self.part_error
-        return f'"etag-{number}"'
+        return UploadedPart(number, f'"etag-{number}"', len(data), md5.hexdigest())
 
     def complete(self, upload_id: str, parts: Sequence[UploadedPart]) -> str:
         self.calls.append(("complete", upload_id, list(parts)))

@@ -22,6 +22,7 @@ from libstore.auth import (
 )
 from libstore.drivers.s3 import S3StorageDriver
 from libstore.http.retry import RetryPolicy
+from libstore.transfer.config import TransferConfig
 
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET = "secret"
@@ -41,6 +42,10 @@ def make_driver(**overrides: Any) -> S3StorageDriver:
         "host": "s3.test",
         "port": 9000,
         "retry_policy": RetryPolicy(max_attempts=3, backoff_base=0),
+        # One part at a time and Content-MD5: the exact request order the strict mocks
+        # expect. test_wire_transfer.py covers concurrency and CRC32 checksums.
+        "transfer": TransferConfig(concurrency=1),
+        "checksum": "md5",
     }
     kwargs.update(overrides)
     return S3StorageDriver(ACCESS_KEY, kwargs.pop("secret", SECRET), **kwargs)
