@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -457,6 +458,13 @@ class StorageDriver(abc.ABC):
         end). Chunks may have any size; the core re-chunks them.
         """
 
+    def _content_crc32(self, obj: Object) -> int | None:
+        """Return ``obj``'s whole-content CRC32 when the driver knows it, else ``None``.
+
+        Called after the whole object was read, like :meth:`_content_md5`.
+        """
+        return None
+
     def _content_md5(self, obj: Object) -> str | None:
         """Return ``obj``'s content MD5 (hex) when the driver knows it, else ``None``.
 
@@ -605,6 +613,7 @@ class StorageDriver(abc.ABC):
         # The expected MD5 is asked for after the transfer: a driver may learn from the
         # reply whether the hash is a content MD5 at all (S3's ETag under SSE-KMS is not).
         digest = hashlib.md5(usedforsecurity=False) if whole else None
+        crc = 0
         received = 0
         for chunk in rechunk(self._read_object(obj, start, end), chunk_size):
             received += len(chunk)
@@ -617,11 +626,21 @@ class StorageDriver(abc.ABC):
                 )
             if digest is not None:
                 digest.update(chunk)
+                crc = zlib.crc32(chunk, crc)
             tracker.add(len(chunk))
             yield chunk
         if received != expected_size:
             raise ObjectHashMismatchError(
                 f"received {received} bytes, expected {expected_size}",
+                self,
+                obj.name,
+                container_name=obj.container.name,
+            )
+        crc_expected = self._content_crc32(obj) if whole else None
+        if crc_expected is not None and crc != crc_expected:
+            raise ObjectHashMismatchError(
+                f"CRC32 of the downloaded data ({crc:08x}) does not match the object's "
+                f"({crc_expected:08x})",
                 self,
                 obj.name,
                 container_name=obj.container.name,

@@ -49,6 +49,7 @@ __all__ = [
     "PRESETS",
     "Endpoint",
     "S3Preset",
+    "S3ProviderName",
     "driver_class_name",
     "get_preset",
     "register_preset",
@@ -82,6 +83,78 @@ _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _REGION = re.compile(r"^[a-z0-9-]{1,64}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+#: The bundled S3-compatible provider names, for type checkers (``get_driver`` overloads).
+S3ProviderName = Literal[
+    "backblaze_b2",
+    "ceph",
+    "cloudflare_r2",
+    "digitalocean_spaces",
+    "exoscale",
+    "google_storage",
+    "ibm_cos",
+    "linode",
+    "minio",
+    "oracle_oci",
+    "ovhcloud",
+    "s3",
+    "s3_af_south_1",
+    "s3_ap_east_1",
+    "s3_ap_east_2",
+    "s3_ap_northeast",
+    "s3_ap_northeast_1",
+    "s3_ap_northeast_2",
+    "s3_ap_northeast_3",
+    "s3_ap_south",
+    "s3_ap_south_1",
+    "s3_ap_south_2",
+    "s3_ap_southeast",
+    "s3_ap_southeast2",
+    "s3_ap_southeast_1",
+    "s3_ap_southeast_2",
+    "s3_ap_southeast_3",
+    "s3_ap_southeast_4",
+    "s3_ap_southeast_5",
+    "s3_ap_southeast_6",
+    "s3_ap_southeast_7",
+    "s3_ca_central",
+    "s3_ca_central_1",
+    "s3_ca_west_1",
+    "s3_cn_north",
+    "s3_cn_north_1",
+    "s3_cn_northwest",
+    "s3_cn_northwest_1",
+    "s3_eu_central",
+    "s3_eu_central_1",
+    "s3_eu_central_2",
+    "s3_eu_north_1",
+    "s3_eu_south_1",
+    "s3_eu_south_2",
+    "s3_eu_west",
+    "s3_eu_west_1",
+    "s3_eu_west_2",
+    "s3_eu_west_3",
+    "s3_il_central_1",
+    "s3_me_central_1",
+    "s3_me_south_1",
+    "s3_mx_central_1",
+    "s3_rgw",
+    "s3_sa_east",
+    "s3_sa_east_1",
+    "s3_us_east_1",
+    "s3_us_east_2",
+    "s3_us_gov_east_1",
+    "s3_us_gov_west",
+    "s3_us_gov_west_1",
+    "s3_us_west",
+    "s3_us_west_1",
+    "s3_us_west_2",
+    "s3_us_west_oregon",
+    "scaleway",
+    "seaweedfs",
+    "wasabi",
+]
 
 
 @dataclass(frozen=True)
@@ -194,13 +267,13 @@ class S3Preset:
                 raise bad(f"unknown canned ACLs {sorted(self.canned_acls - _ALL_CANNED_ACLS)}")
         object.__setattr__(self, "checksum_algorithms", frozenset(self.checksum_algorithms))
         if not self.checksum_algorithms <= CHECKSUM_ALGORITHMS:
-            unknown = sorted(self.checksum_algorithms - CHECKSUM_ALGORITHMS)
-            raise bad(f"unknown checksum algorithms {unknown}")
+            extra = sorted(self.checksum_algorithms - CHECKSUM_ALGORITHMS)
+            raise bad(f"unknown checksum algorithms {extra}")
         for template in (self.endpoint, *self.region_endpoints.values()):
             if template is not None:
-                unknown = set(_PLACEHOLDER.findall(template)) - {"region", "account"}
-                if unknown:
-                    raise bad(f"endpoint {template!r} has unknown placeholders {sorted(unknown)}")
+                names = set(_PLACEHOLDER.findall(template)) - {"region", "account"}
+                if names:
+                    raise bad(f"endpoint {template!r} has unknown placeholders {sorted(names)}")
         for region in (*self.regions, self.default_region, self.signing_region):
             if region is not None and not _REGION.match(region):
                 raise bad(f"invalid region {region!r}")
@@ -416,7 +489,7 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 
 def driver_class_name(name: str) -> str:
-    """The class name of the driver bound to preset ``name``: ``"wasabi"`` → ``WasabiStorageDriver``."""
+    """The driver class name for preset ``name``: ``"wasabi"`` gives ``WasabiStorageDriver``."""
     words = re.split(r"[^A-Za-z0-9]+", name)
     return "".join(w[:1].upper() + w[1:] for w in words if w) + "StorageDriver"
 
@@ -531,8 +604,7 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         bulk_delete_content_md5=False,
         notes=(
             _SELF_HOSTED,
-            "No object ACLs (GetObjectAcl/PutObjectAcl are unimplemented): use bucket "
-            "policies.",
+            "No object ACLs (GetObjectAcl/PutObjectAcl are unimplemented): use bucket policies.",
         ),
         sources=("https://min.io/docs/minio/linux/reference/s3-api-compatibility.html",),
     ),
@@ -597,8 +669,14 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         title="Backblaze B2",
         website="https://www.backblaze.com/cloud-storage",
         endpoint="s3.{region}.backblazeb2.com",
-        regions=("us-west-000", "us-west-001", "us-west-002", "us-west-004", "us-east-005",
-                 "eu-central-003"),  # fmt: skip
+        regions=(
+            "us-west-000",
+            "us-west-001",
+            "us-west-002",
+            "us-west-004",
+            "us-east-005",
+            "eu-central-003",
+        ),
         default_region=None,
         addressing="virtual",
         https_only=True,
@@ -609,8 +687,7 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
             "An account lives in one region: pass the region of your bucket's endpoint "
             "(s3.<region>.backblazeb2.com).",
             "HTTPS only; SigV4 only; application keys, not the master key.",
-            "ACLs are per bucket: objects accept only the bucket's own 'private' or "
-            "'public-read'.",
+            "ACLs are per bucket: objects accept only the bucket's own 'private' or 'public-read'.",
         ),
         sources=(
             "https://www.backblaze.com/docs/cloud-storage-call-the-s3-compatible-api",
@@ -622,10 +699,24 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         title="Wasabi",
         website="https://wasabi.com/",
         endpoint="s3.{region}.wasabisys.com",
-        regions=("us-east-1", "us-east-2", "us-central-1", "us-west-1", "us-west-2",
-                 "ca-central-1", "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2",
-                 "eu-west-3", "eu-south-1", "ap-northeast-1", "ap-northeast-2",
-                 "ap-southeast-1", "ap-southeast-2"),  # fmt: skip
+        regions=(
+            "us-east-1",
+            "us-east-2",
+            "us-central-1",
+            "us-west-1",
+            "us-west-2",
+            "ca-central-1",
+            "eu-central-1",
+            "eu-central-2",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+            "eu-south-1",
+            "ap-northeast-1",
+            "ap-northeast-2",
+            "ap-southeast-1",
+            "ap-southeast-2",
+        ),
         addressing="virtual",
         notes=("s3.wasabisys.com is an alias of us-east-1's s3.us-east-1.wasabisys.com.",),
         sources=("https://docs.wasabi.com/docs/service-urls-for-wasabis-storage-regions",),
@@ -635,8 +726,19 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         title="DigitalOcean Spaces",
         website="https://www.digitalocean.com/products/spaces",
         endpoint="{region}.digitaloceanspaces.com",
-        regions=("nyc3", "ams3", "sfo2", "sfo3", "sgp1", "fra1", "syd1", "blr1", "tor1",
-                 "lon1", "atl1"),  # fmt: skip
+        regions=(
+            "nyc3",
+            "ams3",
+            "sfo2",
+            "sfo3",
+            "sgp1",
+            "fra1",
+            "syd1",
+            "blr1",
+            "tor1",
+            "lon1",
+            "atl1",
+        ),
         default_region="nyc3",
         addressing="virtual",
         canned_acls=frozenset({"private", "public-read"}),
@@ -672,8 +774,9 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         regions=("gra", "sbg", "rbx", "de", "uk", "waw", "bhs", "eu-west-par"),
         default_region="gra",
         addressing="virtual",
-        notes=("The .io.cloud.ovh.net endpoints are the current ones (the .perf ones are "
-               "legacy).",),  # fmt: skip
+        notes=(
+            "The .io.cloud.ovh.net endpoints are the current ones (the .perf ones are legacy).",
+        ),
         sources=(
             "https://help.ovhcloud.com/csm/en-public-cloud-storage-s3-location",
             "https://help.ovhcloud.com/csm/en-ie-public-cloud-storage-s3-faq",
@@ -684,9 +787,25 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         title="Akamai (Linode) Object Storage",
         website="https://www.linode.com/products/object-storage/",
         endpoint="{region}.linodeobjects.com",
-        regions=("us-east-1", "us-southeast-1", "eu-central-1", "ap-south-1", "us-iad-1",
-                 "us-ord-1", "us-lax-1", "us-mia-1", "us-sea-1", "fr-par-1", "nl-ams-1",
-                 "se-sto-1", "it-mil-1", "in-maa-1", "jp-osa-1", "id-cgk-1", "br-gru-1"),  # fmt: skip
+        regions=(
+            "us-east-1",
+            "us-southeast-1",
+            "eu-central-1",
+            "ap-south-1",
+            "us-iad-1",
+            "us-ord-1",
+            "us-lax-1",
+            "us-mia-1",
+            "us-sea-1",
+            "fr-par-1",
+            "nl-ams-1",
+            "se-sto-1",
+            "it-mil-1",
+            "in-maa-1",
+            "jp-osa-1",
+            "id-cgk-1",
+            "br-gru-1",
+        ),
         addressing="virtual",
         notes=("region= is the cluster ID in the endpoint (us-east-1, us-iad-1…).",),
         sources=(
@@ -699,15 +818,27 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         title="IBM Cloud Object Storage",
         website="https://www.ibm.com/products/cloud-object-storage",
         endpoint="s3.{region}.cloud-object-storage.appdomain.cloud",
-        regions=("us-south", "us-east", "eu-gb", "eu-de", "eu-es", "jp-tok", "jp-osa",
-                 "au-syd", "ca-tor", "br-sao", "us", "eu", "ap"),  # fmt: skip
+        regions=(
+            "us-south",
+            "us-east",
+            "eu-gb",
+            "eu-de",
+            "eu-es",
+            "jp-tok",
+            "jp-osa",
+            "au-syd",
+            "ca-tor",
+            "br-sao",
+            "us",
+            "eu",
+            "ap",
+        ),
         default_region="us-south",
         addressing="virtual",
         location_constraint="{region}-standard",
         notes=(
             "Use HMAC credentials (cos_hmac_keys) of a service credential.",
-            "New buckets get the Standard class: LocationConstraint is "
-            "'<region>-standard'.",
+            "New buckets get the Standard class: LocationConstraint is '<region>-standard'.",
         ),
         sources=(
             "https://cloud.ibm.com/docs/cloud-object-storage?topic=cloud-object-storage-endpoints",
@@ -720,8 +851,14 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         title="Oracle Cloud Object Storage (S3 compatibility API)",
         website="https://www.oracle.com/cloud/storage/object-storage/",
         endpoint="{account}.compat.objectstorage.{region}.oraclecloud.com",
-        regions=("us-ashburn-1", "us-phoenix-1", "eu-frankfurt-1", "uk-london-1",
-                 "ap-tokyo-1", "ca-toronto-1"),  # fmt: skip
+        regions=(
+            "us-ashburn-1",
+            "us-phoenix-1",
+            "eu-frankfurt-1",
+            "uk-london-1",
+            "ap-tokyo-1",
+            "ca-toronto-1",
+        ),
         default_region=None,
         virtual_hosting=False,
         canned_acls=frozenset(),
@@ -741,8 +878,7 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         title="Exoscale Simple Object Storage",
         website="https://www.exoscale.com/object-storage/",
         endpoint="sos-{region}.exo.io",
-        regions=("ch-gva-2", "ch-dk-2", "de-fra-1", "de-muc-1", "at-vie-1", "at-vie-2",
-                 "bg-sof-1"),  # fmt: skip
+        regions=("ch-gva-2", "ch-dk-2", "de-fra-1", "de-muc-1", "at-vie-1", "at-vie-2", "bg-sof-1"),
         default_region="ch-gva-2",
         addressing="virtual",
         conditional_writes=False,

@@ -22,12 +22,14 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, overload
 
+from libstore.providers import BUNDLED_PRESET_NAMES, driver_class_name
 from libstore.types import LibstoreError, Provider
 
 if TYPE_CHECKING:
     from libstore.base import StorageDriver
     from libstore.drivers.local import LocalStorageDriver
     from libstore.drivers.s3 import MinIOStorageDriver, S3StorageDriver, SeaweedFSStorageDriver
+    from libstore.providers import S3ProviderName
 
 __all__ = ["ENTRY_POINT_GROUP", "get_driver", "registered_drivers", "set_driver"]
 
@@ -41,6 +43,11 @@ _registry: dict[str, str | type[StorageDriver]] = {
     Provider.SEAWEEDFS: "libstore.drivers.s3:SeaweedFSStorageDriver",
     Provider.LOCAL: "libstore.drivers.local:LocalStorageDriver",
 }
+# Every other S3-compatible provider (and per-region alias) is a preset of the S3 driver,
+# bound by a thin class that libstore.drivers.s3_family makes on first use.
+for _name in sorted(BUNDLED_PRESET_NAMES):
+    _registry.setdefault(_name, f"libstore.drivers.s3_family:{driver_class_name(_name)}")
+del _name
 _lock = threading.RLock()
 _entry_points_loaded = False
 
@@ -115,6 +122,8 @@ def get_driver(provider: Literal["minio"]) -> type[MinIOStorageDriver]: ...
 def get_driver(provider: Literal["seaweedfs"]) -> type[SeaweedFSStorageDriver]: ...
 @overload
 def get_driver(provider: Literal["local"]) -> type[LocalStorageDriver]: ...
+@overload
+def get_driver(provider: S3ProviderName) -> type[S3StorageDriver]: ...
 @overload
 def get_driver(provider: str) -> type[StorageDriver]: ...
 

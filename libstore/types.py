@@ -66,7 +66,9 @@ class Provider:
     """Names of the bundled drivers, as accepted by :func:`libstore.get_driver`.
 
     The values are plain strings so third-party drivers can register names of
-    their own next to these.
+    their own next to these. Every S3-compatible name is an entry of
+    :data:`libstore.providers.PRESETS`; libcloud's per-region Amazon S3 names
+    (``S3_EU_WEST``, ``S3_US_WEST_OREGON``…) are kept and bind the driver's region.
     """
 
     #: Amazon S3 (and any S3-compatible endpoint given by ``host``).
@@ -77,6 +79,94 @@ class Provider:
     SEAWEEDFS: Final = "seaweedfs"
     #: Containers as directories under a base path: the embedded default, no account needed.
     LOCAL: Final = "local"
+
+    # S3-compatible services: presets of the S3 driver (see libstore.providers).
+    #: Ceph Object Gateway (RGW); pass ``host``.
+    CEPH: Final = "ceph"
+    #: libcloud's name for Ceph RGW (same as :attr:`CEPH`).
+    S3_RGW: Final = "s3_rgw"
+    #: Cloudflare R2; pass ``account`` (your account ID).
+    CLOUDFLARE_R2: Final = "cloudflare_r2"
+    #: Backblaze B2 through its S3-compatible API; pass ``region``.
+    BACKBLAZE_B2: Final = "backblaze_b2"
+    #: Wasabi.
+    WASABI: Final = "wasabi"
+    #: DigitalOcean Spaces.
+    DIGITALOCEAN_SPACES: Final = "digitalocean_spaces"
+    #: Scaleway Object Storage.
+    SCALEWAY: Final = "scaleway"
+    #: OVHcloud Object Storage.
+    OVHCLOUD: Final = "ovhcloud"
+    #: Akamai (Linode) Object Storage.
+    LINODE: Final = "linode"
+    #: IBM Cloud Object Storage (HMAC credentials).
+    IBM_COS: Final = "ibm_cos"
+    #: Oracle Cloud Object Storage's S3 compatibility API; pass ``account`` (the
+    #: Object Storage namespace) and ``region``.
+    ORACLE_OCI: Final = "oracle_oci"
+    #: Exoscale Simple Object Storage.
+    EXOSCALE: Final = "exoscale"
+    #: Google Cloud Storage through its XML API with HMAC keys.
+    GOOGLE_STORAGE: Final = "google_storage"
+
+    # Amazon S3 bound to one region (libcloud's per-region providers).
+    S3_US_EAST_1: Final = "s3_us_east_1"
+    S3_US_EAST_2: Final = "s3_us_east_2"
+    S3_US_WEST_1: Final = "s3_us_west_1"
+    S3_US_WEST_2: Final = "s3_us_west_2"
+    S3_AF_SOUTH_1: Final = "s3_af_south_1"
+    S3_AP_EAST_1: Final = "s3_ap_east_1"
+    S3_AP_EAST_2: Final = "s3_ap_east_2"
+    S3_AP_SOUTH_1: Final = "s3_ap_south_1"
+    S3_AP_SOUTH_2: Final = "s3_ap_south_2"
+    S3_AP_SOUTHEAST_1: Final = "s3_ap_southeast_1"
+    S3_AP_SOUTHEAST_2: Final = "s3_ap_southeast_2"
+    S3_AP_SOUTHEAST_3: Final = "s3_ap_southeast_3"
+    S3_AP_SOUTHEAST_4: Final = "s3_ap_southeast_4"
+    S3_AP_SOUTHEAST_5: Final = "s3_ap_southeast_5"
+    S3_AP_SOUTHEAST_6: Final = "s3_ap_southeast_6"
+    S3_AP_SOUTHEAST_7: Final = "s3_ap_southeast_7"
+    S3_AP_NORTHEAST_1: Final = "s3_ap_northeast_1"
+    S3_AP_NORTHEAST_2: Final = "s3_ap_northeast_2"
+    S3_AP_NORTHEAST_3: Final = "s3_ap_northeast_3"
+    S3_CA_CENTRAL_1: Final = "s3_ca_central_1"
+    S3_CA_WEST_1: Final = "s3_ca_west_1"
+    S3_EU_CENTRAL_1: Final = "s3_eu_central_1"
+    S3_EU_CENTRAL_2: Final = "s3_eu_central_2"
+    S3_EU_WEST_1: Final = "s3_eu_west_1"
+    S3_EU_WEST_2: Final = "s3_eu_west_2"
+    S3_EU_WEST_3: Final = "s3_eu_west_3"
+    S3_EU_SOUTH_1: Final = "s3_eu_south_1"
+    S3_EU_SOUTH_2: Final = "s3_eu_south_2"
+    S3_EU_NORTH_1: Final = "s3_eu_north_1"
+    S3_IL_CENTRAL_1: Final = "s3_il_central_1"
+    S3_ME_SOUTH_1: Final = "s3_me_south_1"
+    S3_ME_CENTRAL_1: Final = "s3_me_central_1"
+    S3_MX_CENTRAL_1: Final = "s3_mx_central_1"
+    S3_SA_EAST_1: Final = "s3_sa_east_1"
+    S3_US_GOV_EAST_1: Final = "s3_us_gov_east_1"
+    S3_US_GOV_WEST_1: Final = "s3_us_gov_west_1"
+    S3_CN_NORTH_1: Final = "s3_cn_north_1"
+    S3_CN_NORTHWEST_1: Final = "s3_cn_northwest_1"
+    # libcloud's historical spellings of some of them.
+    S3_US_WEST: Final = "s3_us_west"  # us-west-1
+    S3_US_WEST_OREGON: Final = "s3_us_west_oregon"  # us-west-2
+    S3_US_GOV_WEST: Final = "s3_us_gov_west"  # us-gov-west-1
+    S3_CN_NORTH: Final = "s3_cn_north"  # cn-north-1
+    S3_CN_NORTHWEST: Final = "s3_cn_northwest"  # cn-northwest-1
+    S3_EU_WEST: Final = "s3_eu_west"  # eu-west-1
+    S3_EU_CENTRAL: Final = "s3_eu_central"  # eu-central-1
+    S3_AP_SOUTH: Final = "s3_ap_south"  # ap-south-1
+    S3_AP_SOUTHEAST: Final = "s3_ap_southeast"  # ap-southeast-1
+    S3_AP_SOUTHEAST2: Final = "s3_ap_southeast2"  # ap-southeast-2
+    S3_AP_NORTHEAST: Final = "s3_ap_northeast"  # ap-northeast-1
+    S3_SA_EAST: Final = "s3_sa_east"  # sa-east-1
+    S3_CA_CENTRAL: Final = "s3_ca_central"  # ca-central-1
+    S3_US_EAST2: Final = "s3_us_east_2"
+    S3_EU_WEST2: Final = "s3_eu_west_2"
+    S3_EU_NORTH1: Final = "s3_eu_north_1"
+    S3_AP_NORTHEAST1: Final = "s3_ap_northeast_1"
+    S3_AP_NORTHEAST2: Final = "s3_ap_northeast_2"
 
 
 class LibstoreError(Exception):

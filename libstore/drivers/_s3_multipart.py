@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 
 from libstore._xml import child_text, parse_xml
+from libstore.auth import UNSIGNED_PAYLOAD
 from libstore.base import Container
 from libstore.drivers._s3_protocol import strip_etag
 from libstore.http.session import Reply
-from libstore.auth import UNSIGNED_PAYLOAD
 from libstore.transfer.checksums import Crc32Accumulator, crc32, crc32_b64, crc32_from_b64
 from libstore.transfer.multipart import UploadedPart, multipart_etag
 from libstore.types import LibstoreError, ObjectError, ObjectHashMismatchError, ResponseError

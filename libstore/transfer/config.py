@@ -46,6 +46,9 @@ class TransferConfig:
         memory_limit: Most bytes of part buffers all transfers of one driver hold at
             once; ``None`` (default) means ``part_size * (concurrency + 1)`` per transfer
             with no sharing.
+        copy_threshold: Server-side copies of larger objects use parallel part copies
+            (default 5 GiB, the most one copy request may move).
+        copy_part_size: Size of those parts (default 512 MiB).
     """
 
     part_size: int = MIN_PART_SIZE
@@ -54,6 +57,8 @@ class TransferConfig:
     download_part_size: int = 8 * MiB
     download_threshold: int = 16 * MiB
     memory_limit: int | None = None
+    copy_threshold: int = MAX_PART_SIZE
+    copy_part_size: int = 512 * MiB
 
     def __post_init__(self) -> None:
         for name in ("part_size", "concurrency", "multipart_threshold", "download_part_size"):
@@ -61,11 +66,13 @@ class TransferConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, not {value!r}")
         if not MIN_PART_SIZE <= self.part_size <= MAX_PART_SIZE:
-            raise ValueError(
-                f"part_size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE} bytes"
-            )
+            raise ValueError(f"part_size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE} bytes")
         if self.concurrency > 64:
             raise ValueError("concurrency above 64 is not supported")
+        if not MIN_PART_SIZE <= self.copy_part_size <= MAX_PART_SIZE:
+            raise ValueError("copy_part_size must be between 5 MiB and 5 GiB")
+        if not 0 < self.copy_threshold <= MAX_PART_SIZE:
+            raise ValueError("copy_threshold must be positive and at most 5 GiB")
         if self.memory_limit is not None and self.memory_limit < self.part_size:
             raise ValueError("memory_limit must hold at least one part")
 
