@@ -27,6 +27,7 @@ from libstore.types import InvalidObjectNameError as InvalidObjectNameError
 from libstore.types import InvalidRangeError as InvalidRangeError
 from libstore.types import LibstoreError as LibstoreError
 from libstore.types import MultipartUploadError as MultipartUploadError
+from libstore.types import NotModifiedError as NotModifiedError
 from libstore.types import NotSupportedError as NotSupportedError
 from libstore.types import ObjectDoesNotExistError as ObjectDoesNotExistError
 from libstore.types import ObjectError as ObjectError
@@ -55,6 +56,7 @@ __all__ = [
     "InvalidRangeError",
     "LibstoreError",
     "MultipartUploadError",
+    "NotModifiedError",
     "NotSupportedError",
     "Object",
     "ObjectDoesNotExistError",

@@ -62,6 +62,20 @@ UPLOAD_EXTRA_KEYS = frozenset(
     }
 )
 
+#: Keys accepted in ``extra`` on upload by the S3 drivers only (other drivers refuse them).
+S3_EXTRA_KEYS = frozenset(
+    {
+        "encryption",
+        "checksum_algorithm",
+        "tags",
+        "if_match",
+        "if_none_match",
+        "object_lock_mode",
+        "object_lock_retain_until",
+        "object_lock_legal_hold",
+    }
+)
+
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _HEADER_VALUE = re.compile(r"^[\x20-\x7e\t]*$")
 
@@ -79,6 +93,15 @@ class UploadOptions:
     content_encoding: str | None = None
     content_language: str | None = None
     expires: str | None = None
+    # S3 only (see S3_EXTRA_KEYS); validated by libstore.drivers._s3_options.
+    encryption: Any = None
+    checksum_algorithm: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    if_match: str | None = None
+    if_none_match: str | None = None
+    object_lock_mode: str | None = None
+    object_lock_retain_until: str | None = None
+    object_lock_legal_hold: bool | None = None
 
     def stored_attributes(self) -> dict[str, str]:
         """The standard HTTP attributes that were set, keyed by their ``extra`` names."""
@@ -143,26 +166,40 @@ def _expires(value: Any) -> str:
     return text
 
 
-def parse_upload_extra(extra: Mapping[str, Any] | None) -> UploadOptions:
+def parse_upload_extra(extra: Mapping[str, Any] | None, *, s3: bool = False) -> UploadOptions:
     """Validate ``extra`` as given to ``upload_object``/``upload_object_via_stream``.
+
+    Args:
+        extra: The options.
+        s3: Accept the S3-only options (:data:`S3_EXTRA_KEYS`); other drivers refuse them.
 
     Raises:
         InvalidArgumentError: An unknown key or an invalid value (also a ``ValueError``).
+        NotSupportedError: A CRC32C/CRC64NVME checksum without an accelerator package.
     """
     if extra is None:
         return UploadOptions()
     if not isinstance(extra, Mapping):
         raise InvalidArgumentError(f"extra must be a dict, not {type(extra).__name__}")
-    unknown = set(extra) - UPLOAD_EXTRA_KEYS
+    accepted = UPLOAD_EXTRA_KEYS | S3_EXTRA_KEYS if s3 else UPLOAD_EXTRA_KEYS
+    unknown = set(extra) - UPLOAD_EXTRA_KEYS - S3_EXTRA_KEYS
     if unknown:
         raise InvalidArgumentError(
-            f"unknown extra option(s) {sorted(unknown)}; accepted: {sorted(UPLOAD_EXTRA_KEYS)}"
+            f"unknown extra option(s) {sorted(unknown)}; accepted: {sorted(accepted)}"
+        )
+    s3_only = sorted(k for k in set(extra) - accepted if extra[k] is not None)
+    if s3_only:
+        raise InvalidArgumentError(
+            f"extra option(s) {s3_only} are supported by the S3 drivers only; "
+            f"this driver accepts {sorted(accepted)}"
         )
     values: dict[str, Any] = {}
     for key, value in extra.items():
         if value is None:
             continue
-        if key == "meta_data":
+        if key in S3_EXTRA_KEYS:
+            values[key] = _s3_option(key, value)
+        elif key == "meta_data":
             values[key] = _meta_data(value)
         elif key == "acl":
             if not isinstance(value, str) or value not in CANNED_ACLS:
@@ -186,4 +223,40 @@ def parse_upload_extra(extra: Mapping[str, Any] | None) -> UploadOptions:
             values[key] = text
         else:
             values[key] = _header_text(key, value)
+    if ("object_lock_mode" in values) != ("object_lock_retain_until" in values):
+        raise InvalidArgumentError(
+            "extra['object_lock_mode'] and extra['object_lock_retain_until'] go together"
+        )
+    if "if_match" in values and "if_none_match" in values:
+        raise InvalidArgumentError("give extra['if_match'] or extra['if_none_match'], not both")
     return UploadOptions(**values)
+
+
+def _s3_option(key: str, value: Any) -> Any:
+    from libstore.drivers import _s3_options as s3  # S3's own rules, kept with its driver
+
+    where = f"extra[{key!r}]"
+    if key == "encryption":
+        return s3.parse_encryption(value, where)
+    if key == "checksum_algorithm":
+        return s3.parse_checksum_algorithm(value, where)
+    if key == "tags":
+        return s3.parse_tags(value, where)
+    if key == "if_match":
+        etag = s3.format_etag(value, where)
+        if etag == "*":
+            raise InvalidArgumentError(f"{where} must be an ETag; create-only is if_none_match='*'")
+        return etag
+    if key == "if_none_match":
+        if value != "*":
+            raise InvalidArgumentError(
+                f"{where} must be '*' (create only: fail if the object exists): {value!r}"
+            )
+        return value
+    if key == "object_lock_mode":
+        return s3.parse_lock_mode(value, where)
+    if key == "object_lock_retain_until":
+        return s3.format_lock_date(value, where)
+    if not isinstance(value, bool):  # object_lock_legal_hold
+        raise InvalidArgumentError(f"{where} must be a bool: {value!r}")
+    return value

@@ -99,7 +99,8 @@ ECS_ENDPOINT: Final = "http://169.254.170.2"
 STS_API_VERSION: Final = "2011-06-15"
 
 _IMDS_TOKEN_TTL = 21600
-_IMDS_TOKEN_PATH = "/latest/api/token"
+_ADVISORY_RETRY_DELAY = 30.0  # seconds between failed advisory refreshes
+_IMDS_TOKEN_PATH = "/latest/api/token"  # noqa: S105 (a URL path)
 _IMDS_ROLE_PATH = "/latest/meta-data/iam/security-credentials/"
 _CONTAINER_HOSTS = frozenset(
     {
@@ -334,6 +335,7 @@ class RefreshingCredentials:
         self._lock = threading.Lock()
         self._credentials: Credentials | None = None
         self._windows = (self.advisory_refresh, self.mandatory_refresh)
+        self._quiet_until = 0.0  # no advisory refresh before this (monotonic) time
 
     def __repr__(self) -> str:
         return f"RefreshingCredentials({self._description}, current={self._credentials!r})"
@@ -362,7 +364,7 @@ class RefreshingCredentials:
             if not creds.is_expired(self._clock(), leeway=advisory):
                 return creds
             if not creds.is_expired(self._clock(), leeway=mandatory):
-                if self._lock.acquire(blocking=False):
+                if time.monotonic() >= self._quiet_until and self._lock.acquire(blocking=False):
                     try:
                         if self._credentials is creds:
                             self._fetch(tolerate_failure=True)
@@ -397,9 +399,9 @@ class RefreshingCredentials:
             fresh = self.provider()
         except Exception as exc:
             if tolerate_failure and old is not None:
+                self._quiet_until = time.monotonic() + _ADVISORY_RETRY_DELAY
                 _log.warning(
-                    "refreshing credentials from %s failed (%s); using the current ones "
-                    "until %s",
+                    "refreshing credentials from %s failed (%s); using the current ones until %s",
                     self._description,
                     exc,
                     old.expires_at,
@@ -531,9 +533,7 @@ class ProcessProvider:
     def __call__(self) -> Credentials:
         where = self.description
         try:
-            done = subprocess.run(
-                self.argv, capture_output=True, timeout=self.timeout, check=False
-            )
+            done = subprocess.run(self.argv, capture_output=True, timeout=self.timeout, check=False)
         except FileNotFoundError:
             raise CredentialsError(f"{where}: command not found") from None
         except subprocess.TimeoutExpired:
@@ -828,7 +828,9 @@ def _check_duration(duration: int | None) -> None:
     if duration is None:
         return
     if isinstance(duration, bool) or not isinstance(duration, int) or not 900 <= duration <= 43200:
-        raise CredentialsError(f"duration_seconds must be an int from 900 to 43200, not {duration!r}")
+        raise CredentialsError(
+            f"duration_seconds must be an int from 900 to 43200, not {duration!r}"
+        )
 
 
 # --------------------------------------------------------------------------
@@ -936,7 +938,7 @@ class ContainerProvider:
             raise CredentialsError(f"{where}: {exc}") from exc
         finally:
             client.close()
-        return _json_credentials(reply.body, where, token_field="Token")
+        return _json_credentials(reply.body, where)
 
 
 def _check_container_uri(uri: str) -> None:
@@ -954,8 +956,10 @@ def _check_container_uri(uri: str) -> None:
         try:
             infos = socket.getaddrinfo(host, parts.port or 80, proto=socket.IPPROTO_TCP)
         except OSError as exc:
-            raise CredentialsError(f"cannot resolve the container endpoint {host!r}: {exc}") from None
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+            raise CredentialsError(
+                f"cannot resolve the container endpoint {host!r}: {exc}"
+            ) from None
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
         if not (address.is_loopback or address in _CONTAINER_HOSTS):
             raise CredentialsError(
@@ -964,7 +968,7 @@ def _check_container_uri(uri: str) -> None:
             )
 
 
-def _json_credentials(body: bytes, where: str, *, token_field: str) -> Credentials:
+def _json_credentials(body: bytes, where: str) -> Credentials:
     try:
         data = json.loads(body)
     except ValueError:
@@ -977,7 +981,7 @@ def _json_credentials(body: bytes, where: str, *, token_field: str) -> Credentia
     return _make_credentials(
         data.get("AccessKeyId"),
         data.get("SecretAccessKey"),
-        data.get(token_field),
+        data.get("Token"),
         parse_expiration(data.get("Expiration"), where),
         where,
     )
@@ -1080,10 +1084,12 @@ class InstanceMetadataProvider:
                 _log.debug("no instance metadata service at %s", base)
                 return None
             if token is None and not v1_allowed:
-                raise CredentialsError(
-                    "the instance metadata service refused an IMDSv2 session token and the "
-                    "IMDSv1 fallback is not enabled (allow_v1_fallback=True)"
+                _log.warning(
+                    "the instance metadata service at %s refused an IMDSv2 session token and "
+                    "the IMDSv1 fallback is off (allow_v1_fallback=True enables it)",
+                    base,
                 )
+                return None
             if token == "":
                 return None  # IMDS is switched off for this instance (403)
             return self._fetch_credentials(client, base, token)
@@ -1096,7 +1102,7 @@ class InstanceMetadataProvider:
             cached = self._token
             if cached is not None and cached[1] > time.monotonic():
                 return cached[0]
-        reply = client.request(
+        reply: Any = client.request(
             "PUT",
             base + _IMDS_TOKEN_PATH,
             headers={"X-aws-ec2-metadata-token-ttl-seconds": str(self.token_ttl)},
@@ -1109,7 +1115,7 @@ class InstanceMetadataProvider:
             return ""
         if reply.status in (404, 405):
             return None
-        token = reply.body.decode("ascii", "replace").strip()
+        token = bytes(reply.body).decode("ascii", "replace").strip()
         if not token:
             raise CredentialsError("the instance metadata service sent an empty token")
         with self._lock:
@@ -1157,7 +1163,7 @@ class InstanceMetadataProvider:
                 f"credentials of role {role!r}",
                 http_status=reply.status,
             )
-        return _json_credentials(reply.body, f"instance metadata role {role!r}", token_field="Token")
+        return _json_credentials(reply.body, f"instance metadata role {role!r}")
 
 
 # --------------------------------------------------------------------------
@@ -1212,9 +1218,7 @@ def read_shared_config(
         or os.path.join("~", ".aws", "credentials")
     )
     conf_path = os.fspath(
-        config_file
-        or _env_value(environ, "AWS_CONFIG_FILE")
-        or os.path.join("~", ".aws", "config")
+        config_file or _env_value(environ, "AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config")
     )
     cred_path = os.path.expanduser(cred_path)
     conf_path = os.path.expanduser(conf_path)
@@ -1390,7 +1394,7 @@ class ProfileProvider:
                         raise CredentialsError(
                             f"{where} is its own source_profile but has no static keys"
                         )
-                elif source_profile in chain or source_profile == name:
+                elif source_profile in chain:
                     cycle = " -> ".join((*chain, name, source_profile))
                     raise CredentialsError(f"source_profile cycle: {cycle}")
                 else:
@@ -1415,7 +1419,9 @@ class ProfileProvider:
                 sts_endpoint=self._sts_endpoint,
                 environ=self._environ,
             )
-        static = _static_from(files.credentials.get(name, {}), f"{where} in {files.credentials_file}")
+        static = _static_from(
+            files.credentials.get(name, {}), f"{where} in {files.credentials_file}"
+        )
         if static is not None:
             return static
         process = settings.get("credential_process")

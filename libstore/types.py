@@ -11,6 +11,7 @@ Every exception libstore raises on purpose derives from :class:`LibstoreError`::
     ├── RateLimitReachedError          429 / SlowDown that outlived the retries
     ├── ServerError                    5xx that outlived the retries
     ├── PreconditionFailedError        412 / a conditional request that did not hold
+    │   └── NotModifiedError           304: a conditional read found the object unchanged
     ├── NotSupportedError              the provider lacks this feature (also NotImplementedError)
     ├── InvalidRangeError              a bad byte range (also ValueError)
     ├── InvalidArgumentError           a bad argument or ``extra`` value (also ValueError)
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidRangeError",
     "LibstoreError",
     "MultipartUploadError",
+    "NotModifiedError",
     "NotSupportedError",
     "ObjectDoesNotExistError",
     "ObjectError",
@@ -264,6 +266,13 @@ class ServerError(LibstoreError):
 
 class PreconditionFailedError(LibstoreError):
     """A conditional request's precondition did not hold (HTTP 412)."""
+
+
+class NotModifiedError(PreconditionFailedError):
+    """A conditional read (``If-None-Match``/``If-Modified-Since``) found the object unchanged.
+
+    S3 answers such a read with HTTP 304 and no body: the copy the caller has is current.
+    """
 
 
 class NotSupportedError(LibstoreError, NotImplementedError):

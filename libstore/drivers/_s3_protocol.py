@@ -28,6 +28,7 @@ from libstore.types import (
     InvalidObjectNameError,
     InvalidRangeError,
     LibstoreError,
+    NotModifiedError,
     ObjectDoesNotExistError,
     ObjectError,
     ObjectHashMismatchError,
@@ -238,7 +239,9 @@ def map_s3_error(
         return InvalidCredsError(text, driver, **fields)
     if status == 403 or code == "AccessDenied":
         return AccessDeniedError(text, driver, **fields)
-    if status == 412 or code == "PreconditionFailed":
+    if status == 304:
+        return NotModifiedError(f"{action}: not modified (HTTP 304)", driver, **fields)
+    if status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict"):
         return PreconditionFailedError(text, driver, **fields)
     if status == 416 or code == "InvalidRange":
         return InvalidRangeError(text, driver, **fields)

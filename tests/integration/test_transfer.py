@@ -1,0 +1,221 @@
+"""The transfer engine on real servers: concurrency, memory bound, checksums, copies, progress."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from faultproxy import FaultProxy, status
+from servers import S3Endpoint
+from test_s3_driver import empty_and_delete, list_uploads, make_driver
+
+from libstore import Container, ObjectHashMismatchError, PreconditionFailedError
+from libstore.drivers.s3 import S3StorageDriver
+from libstore.transfer.config import MemoryBudget, TransferConfig
+
+pytestmark = pytest.mark.integration
+
+MiB = 1024 * 1024
+
+SMALL_PARTS = TransferConfig(
+    concurrency=4,
+    download_threshold=4 * MiB,
+    download_part_size=5 * MiB,
+    copy_threshold=6 * MiB,
+    copy_part_size=5 * MiB,
+)
+
+
+@pytest.fixture
+def driver(s3_server: S3Endpoint) -> Iterator[S3StorageDriver]:
+    d = make_driver(s3_server)
+    d.transfer = SMALL_PARTS
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def container(driver: S3StorageDriver, bucket_name: str) -> Iterator[Container]:
+    c = driver.create_container(bucket_name)
+    yield c
+    empty_and_delete(driver, c)
+
+
+def test_concurrent_upload_uses_parallel_parts_and_crc32(
+    driver: S3StorageDriver, container: Container
+) -> None:
+    data = os.urandom(21 * MiB + 11)
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+    original = driver._call
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal in_flight, peak
+        is_part = "partNumber=" in str(args[1])
+        if is_part:
+            with lock:
+                in_flight += 1
+                peak = max(peak, in_flight)
+        try:
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            if is_part:
+                with lock:
+                    in_flight -= 1
+
+    driver._call = counting  # type: ignore[method-assign]
+    obj = driver.upload_object_via_stream(
+        (data[i : i + 100_000] for i in range(0, len(data), 100_000)), container, "par.bin"
+    )
+    assert peak > 1, "parts were not uploaded concurrently"
+    assert peak <= SMALL_PARTS.concurrency
+    fetched = driver.get_object(container.name, "par.bin")
+    assert fetched.extra.get("checksum_crc32") == obj.extra["checksum_crc32"]
+    assert fetched.extra.get("checksum_type") == "FULL_OBJECT"
+    assert b"".join(driver.download_object_as_stream(fetched, MiB)) == data
+
+
+def test_stream_upload_memory_stays_bounded(driver: S3StorageDriver, container: Container) -> None:
+    total = 60 * MiB
+    chunk = os.urandom(64 * 1024)
+
+    def stream() -> Iterator[bytes]:
+        for _ in range(total // len(chunk)):
+            yield chunk
+
+    tracemalloc.start()
+    try:
+        driver.upload_object_via_stream(stream(), container, "bounded.bin")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    bound = SMALL_PARTS.part_size * (SMALL_PARTS.concurrency + 1)
+    # part buffers plus what requests/urllib3 hold per connection: well under 2x the bound
+    assert peak < bound * 2, f"peak {peak / MiB:.1f} MiB for a {bound / MiB:.0f} MiB bound"
+    assert peak < total / 2
+    assert driver.get_object(container.name, "bounded.bin").size == total
+
+
+def test_shared_memory_budget_serialises_transfers(
+    s3_server: S3Endpoint, container: Container
+) -> None:
+    limited = make_driver(s3_server)
+    limited.transfer = TransferConfig(concurrency=4, memory_limit=10 * MiB)
+    limited._budget = MemoryBudget(10 * MiB)
+    seen: list[int] = []
+    original_acquire = limited._budget.acquire
+
+    def watch(count: int, timeout: float | None = None) -> bool:
+        granted = original_acquire(count, timeout)
+        seen.append(limited._budget.in_use)  # type: ignore[union-attr]
+        return granted
+
+    limited._budget.acquire = watch  # type: ignore[method-assign]
+    data = os.urandom(26 * MiB)
+    threads = [
+        threading.Thread(
+            target=limited.upload_object_via_stream,
+            args=(iter([data]), container, f"budget-{n}"),
+        )
+        for n in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert seen and max(seen) <= 10 * MiB
+    for n in range(2):
+        assert limited.get_object(container.name, f"budget-{n}").size == len(data)
+    limited.close()
+
+
+def test_size_hint_keeps_one_part_size(driver: S3StorageDriver, container: Container) -> None:
+    data = os.urandom(12 * MiB)
+    obj = driver.upload_object_via_stream(
+        iter([data]), container, "hinted.bin", size_hint=len(data)
+    )
+    assert obj.hash is not None and obj.hash.endswith("-3")
+
+
+def test_parallel_download_verifies_and_reports_progress(
+    driver: S3StorageDriver, container: Container, tmp_path: Path
+) -> None:
+    data = os.urandom(17 * MiB + 5)
+    driver.upload_object_via_stream(iter([data]), container, "dl.bin")
+    obj = driver.get_object(container.name, "dl.bin")
+    seen: list[tuple[int, int | None]] = []
+    dest = tmp_path / "dl.bin"
+    driver.download_object(obj, str(dest), progress=lambda done, total: seen.append((done, total)))
+    assert hashlib.sha256(dest.read_bytes()).digest() == hashlib.sha256(data).digest()
+    assert seen[-1] == (len(data), len(data))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_parallel_download_of_single_part_object_checks_md5(
+    driver: S3StorageDriver, container: Container, tmp_path: Path
+) -> None:
+    data = os.urandom(9 * MiB)
+    driver.checksum = "md5"  # no CRC32 on the object: the MD5 ETag is all there is
+    driver.transfer = SMALL_PARTS.new(part_size=10 * MiB, multipart_threshold=10 * MiB)
+    driver.upload_object_via_stream(iter([data]), container, "single.bin")
+    obj = driver.get_object(container.name, "single.bin")
+    assert obj.hash == hashlib.md5(data).hexdigest()
+    obj.hash = "0" * 32  # what a corrupted transfer would look like to the check
+    obj.extra.pop("checksum_crc32", None)
+    with pytest.raises((ObjectHashMismatchError, PreconditionFailedError)):
+        driver.download_object(obj, str(tmp_path / "single.bin"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_of_object_changed_since_listing_is_refused(
+    driver: S3StorageDriver, container: Container, tmp_path: Path
+) -> None:
+    driver.upload_object_via_stream(iter([os.urandom(12 * MiB)]), container, "moving.bin")
+    listed = next(iter(driver.iterate_container_objects(container)))
+    driver.upload_object_via_stream(iter([os.urandom(12 * MiB)]), container, "moving.bin")
+    with pytest.raises(PreconditionFailedError):
+        driver.download_object(listed, str(tmp_path / "moving.bin"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_copy_object_small_and_in_parts(driver: S3StorageDriver, container: Container) -> None:
+    data = os.urandom(13 * MiB + 1)
+    driver.upload_object_via_stream(
+        iter([data]), container, "src", extra={"meta_data": {"k": "v"}, "content_type": "a/b"}
+    )
+    src = driver.get_object(container.name, "src")
+    big = driver.copy_object(src, container, "copy-parts")  # above copy_threshold
+    assert big.size == len(data)
+    assert big.meta_data == {"k": "v"}
+    assert big.extra["content_type"] == "a/b"
+    replaced = driver.copy_object(src, container, "copy-replaced", extra={"meta_data": {"n": "1"}})
+    assert replaced.meta_data == {"n": "1"}
+    small = driver.upload_object_via_stream(iter([b"tiny"]), container, "tiny")
+    tiny_copy = driver.copy_object(small, container, "tiny-copy")
+    assert b"".join(driver.download_object_as_stream(tiny_copy)) == b"tiny"
+    assert b"".join(driver.download_object_as_stream(big, 4 * MiB)) == data
+    assert list_uploads(driver, container) == []
+
+
+def test_failed_part_copy_is_aborted(
+    s3_server: S3Endpoint, driver: S3StorageDriver, container: Container
+) -> None:
+    driver.upload_object_via_stream(iter([os.urandom(13 * MiB)]), container, "src")
+    src = driver.get_object(container.name, "src")
+    with FaultProxy("127.0.0.1", s3_server.port) as proxy:
+        proxied = make_driver(s3_server, port=proxy.port, attempts=2)
+        proxied.transfer = SMALL_PARTS
+        src.driver = proxied
+        proxy.add(status(500, method="PUT", query="partNumber=2", count=10))
+        with pytest.raises(Exception) as info:
+            proxied.copy_object(src, container, "never")
+        assert getattr(info.value, "http_status", None) == 500
+    assert [k for k, _ in list_uploads(driver, container)] == []
+    assert [o.name for o in driver.iterate_container_objects(container)] == ["src"]
