@@ -128,7 +128,8 @@ def _detect_libstore(env: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
     except subprocess.TimeoutExpired:
         return None, "importing libstore timed out"
     if out.returncode != 0:
-        return None, "importing libstore failed: " + out.stderr.strip()[-800:]
+        tail = " | ".join(line.strip() for line in out.stderr.strip().splitlines()[-3:])
+        return None, "importing libstore failed: " + tail[-400:]
     return json.loads(out.stdout.strip().splitlines()[-1]), ""
 
 
@@ -162,7 +163,7 @@ def plan_clients(
             specs.append(ClientSpec("libstore", "libstore", note="library defaults"))
             options = detected["options"]
             if options:
-                notes.append(f"libstore exposes concurrency options: {json.dumps(options)}")
+                notes.append(f"libstore concurrency options found: {json.dumps(options)}")
                 specs.append(
                     ClientSpec(
                         f"libstore@c{concurrency}",
@@ -179,6 +180,8 @@ def plan_clients(
                 )
             continue
         specs.append(ClientSpec(name, name))
+    specs.append(ClientSpec("raw-http", "raw-http", scenarios=("w4",),
+                            note="http.client + SigV4, not an SDK: the pure-Python floor"))  # fmt: skip
     version, text = _curl_version()
     if version is None:
         notes.append(f"curl: SKIPPED, {text}")
@@ -190,7 +193,7 @@ def plan_clients(
             ClientSpec("curl-unsigned", "curl", {"payload": "unsigned"}, ("w2",), note=text)
         )
     if wanted:
-        unknown = set(wanted) - {s.id for s in specs} - set(PACKAGES) - {"curl", "curl-unsigned"}
+        unknown = set(wanted) - {s.id for s in specs} - set(PACKAGES) - {"curl", "curl-unsigned", "raw-http"}
         unknown = {w for w in unknown if not w.startswith("libstore@")}
         if unknown:
             raise SystemExit(f"unknown client(s): {', '.join(sorted(unknown))}")
@@ -350,6 +353,7 @@ class Bench:
         spec = self.base_spec(client, scenario, tag)
         if profile:
             spec["profile"] = profile
+            spec["profile_clock"] = self.args.profile_clock
         if scenario == "w3":
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spec["path"])
@@ -474,7 +478,7 @@ ROWS = [  # (row id, scenario, phase, label)
     ("w4-put", "w4", "put", "w4 {n} small PUT ({small} B) on one thread"),
     ("w4-get", "w4", "get", "w4 {n} small GET on one thread"),
     ("w4-head", "w4", "head", "w4 {n} small HEAD on one thread"),
-    ("w5", "w5", "list", "w5 list {keys} keys (keys/s)"),
+    ("w5", "w5", "list", "w5 list {keys} keys"),
 ]
 
 
@@ -530,14 +534,15 @@ def render(summary: dict[str, Any], clients: list[ClientSpec], s: Settings) -> s
     labels = {row: label.format(size=size, chunk=s.chunk // 1024, n=s.n_ops, small=s.small_size,
                                 keys=s.list_keys) for row, _, _, label in ROWS}  # fmt: skip
     libs = [c.id for c in clients if c.adapter == "libstore"]
-    base = "libstore" if "libstore" in libs else (libs[0] if libs else None)
     lines: list[str] = []
-    header = (f"{'client':<14} {'median':>9} {'unit':<6} {'min–max':>15} {'CPU s':>7} "
-              f"{'peak RSS':>9}")  # fmt: skip
-    if base:
-        header += "   " + "  ".join(f"{lib + '÷':>15}" for lib in libs)
-        header += f"  {'CPU ' + base + '÷':>16} {'RSS ' + base + '÷':>16}"
     for row, entries in summary.items():
+        here = [lib for lib in libs if lib in entries]
+        base = "libstore" if "libstore" in here else (here[0] if here else None)
+        header = (f"{'client':<14} {'median':>9} {'unit':<6} {'min–max':>15} {'CPU s':>7} "
+                  f"{'peak RSS':>9}")  # fmt: skip
+        if base:
+            header += "   " + "  ".join(f"{lib + '÷':>13}" for lib in here)
+            header += f"  {'CPU ' + base + '÷':>14} {'RSS ' + base + '÷':>14}"
         lines.append("")
         lines.append(labels[row])
         lines.append(header)
@@ -546,18 +551,19 @@ def render(summary: dict[str, Any], clients: list[ClientSpec], s: Settings) -> s
             if "median" not in e:
                 lines.append(f"{cid:<14} {e['status']}: {'; '.join(e.get('errors', []))[:150]}")
                 continue
-            line = (f"{cid:<14} {e['median']:>9.1f} {e['unit']:<6} "
+            unit = "keys/s" if row == "w5" else e["unit"]
+            line = (f"{cid:<14} {e['median']:>9.1f} {unit:<6} "
                     f"{e['min']:>7.1f}–{e['max']:<7.1f} {e['cpu']:>7.2f} {e['rss']:>5.0f} MiB")  # fmt: skip
             if base:
                 ratios = []
-                for lib in libs:
+                for lib in here:
                     mine = entries.get(lib, {}).get("median")
-                    ratios.append(f"{_fmt_ratio(mine, e['median']) if cid != lib else '—':>15}")
+                    ratios.append(f"{_fmt_ratio(mine, e['median']) if cid != lib else '—':>13}")
                 line += "   " + "  ".join(ratios)
                 b = entries.get(base, {})
                 if cid != base:
-                    line += (f"  {_fmt_ratio(b.get('cpu'), e['cpu']):>16}"
-                             f" {_fmt_ratio(b.get('rss'), e['rss']):>16}")  # fmt: skip
+                    line += (f"  {_fmt_ratio(b.get('cpu'), e['cpu']):>14}"
+                             f" {_fmt_ratio(b.get('rss'), e['rss']):>14}")  # fmt: skip
             if e["status"] != "ok":
                 line += f"   [{e['status']}: {'; '.join(e.get('errors', []))[:100]}]"
             lines.append(line)
@@ -580,7 +586,8 @@ def show_profile(path: Path, top: int) -> str:
     raw = stats.stats  # type: ignore[attr-defined]
     total = sum(entry[2] for entry in raw.values()) or 1.0  # summed self time, all threads
     rows = sorted(raw.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
-    out = [f"  self time, all threads: {total:.2f} s (profiled run; cProfile inflates call-heavy code)",
+    out = [f"  self time summed over all threads: {total:.2f} s "
+           "(profiled run; cProfile inflates call-heavy code)",
            f"  {'self %':>7} {'cum %':>7} {'calls':>9}  function"]  # fmt: skip
     for (filename, line, func), (_, ncalls, tottime, cumtime, _) in rows:
         where = _short_path(filename)
@@ -632,6 +639,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="instead of benchmarking, cProfile each --clients (default libstore) "
                         "once on these scenarios and print the hot spots")
     p.add_argument("--top", type=int, default=25, help="rows per profile listing")
+    p.add_argument("--profile-clock", choices=("cpu", "wall"), default="cpu",
+                   help="cpu (default): per-thread CPU time, the hot spots that burn cycles; "
+                        "wall: time including waits on the network and locks")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="JSON output directory")
     return p.parse_args(argv)
 
@@ -709,6 +719,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.stop()
     if args.profile:
         return exit_code
+    meta["libstore_source_sha256_at_end"] = libstore_fingerprint()
+    if meta["libstore_source_sha256_at_end"] != meta["libstore_source_sha256"]:
+        print("\nWARNING: libstore's sources changed during the run "
+              f"({meta['libstore_source_sha256']} -> {meta['libstore_source_sha256_at_end']}); "
+              "the rounds may have measured different code")  # fmt: skip
     summary = summarize(bench.records, clients)
     infos: dict[str, Any] = {}
     for record in bench.records:
@@ -718,6 +733,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for cid, info in infos.items():
         print(f"  {cid}: {json.dumps(info, default=str)}")
     table = render(summary, clients, settings)
+    if notes:
+        table += "\n" + "\n".join(f"note: {note}" for note in notes)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     out_path = args.out / f"bench-{bench.run_id}{'-quick' if quick else ''}.json"
@@ -741,7 +758,7 @@ def profile_mode(bench: Bench, clients: list[ClientSpec], scenarios: Sequence[st
                 continue
             path = args.out / f"profile-{client.id.replace('@', '-')}-{scenario}-{bench.run_id}.pstats"
             result = bench.measure(client, scenario, 0, 0, profile=str(path))
-            print(f"\n### {client.id} {scenario}: {_one_line(result)}")
+            print(f"\n### {client.id} {scenario} ({args.profile_clock} clock): {_one_line(result)}")
             if path.exists():
                 print(show_profile(path, args.top))
                 print(f"  (full profile: {path}; open with python -m pstats or snakeviz)")

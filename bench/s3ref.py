@@ -153,6 +153,13 @@ class RefClient:
         status, _ = self.request("HEAD", f"/{bucket}/{key}")
         return status
 
+    def head_size(self, bucket: str, key: str) -> int:
+        resp = self._send("HEAD", f"/{bucket}/{key}")
+        resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"reference HEAD /{bucket}/{key}: HTTP {resp.status}")
+        return int(resp.getheader("Content-Length") or -1)
+
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return self._checked("GET", (200,), "GET", f"/{bucket}/{key}")
 

@@ -68,12 +68,17 @@ def _rss_now_mib() -> float:
 class AllThreadsProfile:
     """cProfile of the calling thread and of every thread started while it runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: str = "cpu") -> None:
         self._profiles: list[cProfile.Profile] = []
         self._lock = threading.Lock()
+        # thread_time: CPU of the calling thread only, so each thread's profile is its own.
+        self._timer = time.thread_time if clock == "cpu" else time.perf_counter
+
+    def _new(self) -> cProfile.Profile:
+        return cProfile.Profile(self._timer)
 
     def _bootstrap(self, frame: Any, event: str, arg: Any) -> None:
-        profile = cProfile.Profile()
+        profile = self._new()
         with self._lock:
             self._profiles.append(profile)
         sys.setprofile(None)
@@ -81,7 +86,7 @@ class AllThreadsProfile:
 
     def __enter__(self) -> AllThreadsProfile:
         threading.setprofile(self._bootstrap)
-        self._main = cProfile.Profile()
+        self._main = self._new()
         with self._lock:
             self._profiles.append(self._main)
         self._main.enable()
@@ -126,7 +131,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     client_name = spec["client"]
     scenario = spec["scenario"]
     out: dict[str, Any] = {"ok": False, "client": client_name, "scenario": scenario}
-    profile = AllThreadsProfile() if spec.get("profile") else None
+    profile = AllThreadsProfile(spec.get("profile_clock", "cpu")) if spec.get("profile") else None
     timer = Timer(profile)
     adapter: Adapter | None = None
     try:

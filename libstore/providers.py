@@ -490,8 +490,11 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 def driver_class_name(name: str) -> str:
     """The driver class name for preset ``name``: ``"wasabi"`` gives ``WasabiStorageDriver``."""
-    words = re.split(r"[^A-Za-z0-9]+", name)
-    return "".join(w[:1].upper() + w[1:] for w in words if w) + "StorageDriver"
+    # A word of digits keeps its "_" so "s3_ap_southeast_2" and libcloud's
+    # "s3_ap_southeast2" get different classes.
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", name) if w]
+    parts = [f"_{w}" if w.isdigit() and i else w[:1].upper() + w[1:] for i, w in enumerate(words)]
+    return "".join(parts) + "StorageDriver"
 
 
 # -- the table ----------------------------------------------------------------------------------
@@ -988,14 +991,21 @@ def register_preset(preset: S3Preset, *, clobber: bool = False, driver: bool = T
     """
     if not isinstance(preset, S3Preset):
         raise TypeError(f"{preset!r} is not an S3Preset")
+    class_name = driver_class_name(preset.name)
     with _lock:
         if preset.name in _presets and not clobber:
             raise InvalidArgumentError(
                 f"a preset called {preset.name!r} exists; pass clobber=True to replace it"
+            )
+        clash = [n for n in _presets if n != preset.name and driver_class_name(n) == class_name]
+        if clash:
+            raise InvalidArgumentError(
+                f"preset name {preset.name!r} is too close to {clash[0]!r} (both would be "
+                f"{class_name}); choose another name"
             )
         _presets[preset.name] = preset
     if driver:
         from libstore.registry import registered_drivers, set_driver
 
         if preset.name not in registered_drivers():
-            set_driver(preset.name, f"libstore.drivers.s3_family:{driver_class_name(preset.name)}")
+            set_driver(preset.name, f"libstore.drivers.s3_family:{class_name}")

@@ -140,9 +140,7 @@ def check_directory(loc: FileLoc, *, create: bool) -> str:
     """
     path = loc.path
     if os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError(
-            f"destination {loc.text!r} is a file, but a directory is needed here"
-        )
+        raise UsageError(f"destination {loc.text!r} is a file, but a directory is needed here")
     if create:
         try:
             os.makedirs(path, exist_ok=True)

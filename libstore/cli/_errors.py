@@ -97,7 +97,7 @@ class UsageError(CliError):
         super().__init__(message, EXIT_USAGE)
 
 
-class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt
+class Interrupted(BaseException):
     """The user or the system asked the CLI to stop (SIGINT or SIGTERM)."""
 
     def __init__(self, code: int = EXIT_INTERRUPTED) -> None:
@@ -141,6 +141,23 @@ def _hint(exc: BaseException) -> str:
     return ""
 
 
+def _libstore_message(exc: LibstoreError) -> str:
+    """The message, plus the structured fields it does not already mention."""
+    text = exc.value or type(exc).__name__
+    extra: list[str] = []
+    if exc.container_name and repr(exc.container_name) not in text:
+        extra.append(f"bucket {exc.container_name!r}")
+    if exc.object_name and repr(exc.object_name) not in text:
+        extra.append(f"object {exc.object_name!r}")
+    if exc.http_status is not None:
+        extra.append(f"HTTP {exc.http_status}")
+    if exc.code:
+        extra.append(exc.code)
+    if exc.request_id:
+        extra.append(f"request id {exc.request_id}")
+    return f"{text} ({', '.join(extra)})" if extra else text
+
+
 def describe(exc: BaseException) -> str:
     """One line saying what went wrong, without a traceback and without secrets."""
     if isinstance(exc, CliError):
@@ -148,8 +165,7 @@ def describe(exc: BaseException) -> str:
     elif isinstance(exc, Interrupted | KeyboardInterrupt):
         text = "stopped before finishing; run the command again to resume"
     elif isinstance(exc, LibstoreError):
-        text = str(exc) or type(exc).__name__
-        text += _hint(exc)
+        text = _libstore_message(exc) + _hint(exc)
     elif isinstance(exc, OSError):
         reason = exc.strerror or str(exc) or type(exc).__name__
         where = f"{exc.filename}: " if exc.filename else ""

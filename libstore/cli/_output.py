@@ -88,6 +88,10 @@ class Output:
             message = f"{context}: {message}"
         self._emit(f"libstore: {label(code)}: {message}", self.stderr)
 
+    def error_line(self, text: str) -> None:
+        """Print an error summary line on standard error (even in ``--quiet`` mode)."""
+        self._emit(f"libstore: error: {text}", self.stderr)
+
     def error_record(self, data: dict[str, Any], exc: BaseException, code: int) -> None:
         """In ``--json`` mode, also report a failure as a record."""
         if self.json:

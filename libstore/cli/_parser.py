@@ -124,7 +124,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "print a temporary URL to download an object without credentials",
         "Print a presigned GET URL, valid for --expires seconds (1 to 604800).",
         "  libstore presign s3://docs/report.pdf --expires 600\n"
-        "  curl -o report.pdf \"$(libstore presign s3://docs/report.pdf)\"",
+        '  curl -o report.pdf "$(libstore presign s3://docs/report.pdf)"',
     ),
     "completion": (
         "print a shell completion script (bash or zsh)",
@@ -201,45 +201,97 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help="log requests and show tracebacks (secrets are never printed)",
     )
     conn = parser.add_argument_group("connection options")
-    conn.add_argument("--endpoint-url", metavar="URL", default=default(None),
-                      help="S3 endpoint, e.g. http://127.0.0.1:8333 (default: AWS)")  # fmt: skip
+    conn.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        default=default(None),
+        help="S3 endpoint, e.g. http://127.0.0.1:8333 (default: AWS)",
+    )
     conn.add_argument("--region", default=default(None), help="S3 region (default us-east-1)")
-    conn.add_argument("--profile", default=default(None),
-                      help="profile of the config file (or LIBSTORE_PROFILE, AWS_PROFILE)")  # fmt: skip
-    conn.add_argument("--config", metavar="FILE", default=default(None),
-                      help="config file (default ~/.config/libstore/config.toml)")  # fmt: skip
-    conn.add_argument("--local-root", metavar="DIR", default=default(None),
-                      help="base directory of local:// (or LIBSTORE_LOCAL_ROOT)")  # fmt: skip
-    conn.add_argument("--access-key-id", metavar="ID", default=default(None),
-                      help="S3 access key id (prefer the environment or a profile)")  # fmt: skip
-    conn.add_argument("--secret-access-key", metavar="SECRET", default=default(None),
-                      help="S3 secret key (visible to other users in ps: prefer a profile)")  # fmt: skip
-    conn.add_argument("--no-verify-ssl", action="store_true", default=default(False),
-                      help="do not verify TLS certificates")  # fmt: skip
+    conn.add_argument(
+        "--profile",
+        default=default(None),
+        help="profile of the config file (or LIBSTORE_PROFILE, AWS_PROFILE)",
+    )
+    conn.add_argument(
+        "--config",
+        metavar="FILE",
+        default=default(None),
+        help="config file (default ~/.config/libstore/config.toml)",
+    )
+    conn.add_argument(
+        "--local-root",
+        metavar="DIR",
+        default=default(None),
+        help="base directory of local:// (or LIBSTORE_LOCAL_ROOT)",
+    )
+    conn.add_argument(
+        "--access-key-id",
+        metavar="ID",
+        default=default(None),
+        help="S3 access key id (prefer the environment or a profile)",
+    )
+    conn.add_argument(
+        "--secret-access-key",
+        metavar="SECRET",
+        default=default(None),
+        help="S3 secret key (visible to other users in ps: prefer a profile)",
+    )
+    conn.add_argument(
+        "--no-verify-ssl",
+        action="store_true",
+        default=default(False),
+        help="do not verify TLS certificates",
+    )
 
 
 def _selection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--include", metavar="GLOB", action=_filter_rule("include"),
-                        help="only names matching GLOB (with --exclude: last match wins)")  # fmt: skip
-    parser.add_argument("--exclude", metavar="GLOB", action=_filter_rule("exclude"),
-                        help="skip names matching GLOB; a GLOB without '/' matches base names")  # fmt: skip
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print what would be done, change nothing")  # fmt: skip
-    parser.add_argument("-j", "--jobs", type=_positive, default=4, metavar="N",
-                        help="operations run at once (default 4)")  # fmt: skip
+    parser.add_argument(
+        "--include",
+        metavar="GLOB",
+        action=_filter_rule("include"),
+        help="only names matching GLOB (with --exclude: last match wins)",
+    )
+    parser.add_argument(
+        "--exclude",
+        metavar="GLOB",
+        action=_filter_rule("exclude"),
+        help="skip names matching GLOB; a GLOB without '/' matches base names",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be done, change nothing"
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="operations run at once (default 4)",
+    )
     parser.set_defaults(filters=[])
 
 
 def _upload_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("upload options")
-    group.add_argument("--content-type", metavar="TYPE",
-                       help="content type of uploaded objects (default: guessed from the name)")  # fmt: skip
-    group.add_argument("--metadata", metavar="KEY=VALUE", action="append", default=[],
-                       help="user metadata of uploaded objects (repeatable)")  # fmt: skip
-    group.add_argument("--storage-class", metavar="CLASS",
-                       help="storage class of uploaded objects (S3), e.g. STANDARD_IA")  # fmt: skip
-    group.add_argument("--cache-control", metavar="VALUE",
-                       help="Cache-Control of uploaded objects")  # fmt: skip
+    group.add_argument(
+        "--content-type",
+        metavar="TYPE",
+        help="content type of uploaded objects (default: guessed from the name)",
+    )
+    group.add_argument(
+        "--metadata",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="user metadata of uploaded objects (repeatable)",
+    )
+    group.add_argument(
+        "--storage-class",
+        metavar="CLASS",
+        help="storage class of uploaded objects (S3), e.g. STANDARD_IA",
+    )
+    group.add_argument("--cache-control", metavar="VALUE", help="Cache-Control of uploaded objects")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,21 +326,28 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = commands[name]
         cmd.add_argument("source", metavar="SRC", help="file, directory, URL or '-'")
         cmd.add_argument("destination", metavar="DST", help="file, directory, URL or '-'")
-        cmd.add_argument("-r", "--recursive", action="store_true",
-                         help="copy a directory tree or every object under a prefix")  # fmt: skip
+        cmd.add_argument(
+            "-r",
+            "--recursive",
+            action="store_true",
+            help="copy a directory tree or every object under a prefix",
+        )
         _selection(cmd)
         _upload_options(cmd)
 
     sync = commands["sync"]
     sync.add_argument("source", metavar="SRC", help="directory or prefix URL")
     sync.add_argument("destination", metavar="DST", help="directory or prefix URL")
-    sync.add_argument("--delete", action="store_true",
-                      help="delete destination files that are not in the source")  # fmt: skip
+    sync.add_argument(
+        "--delete", action="store_true", help="delete destination files that are not in the source"
+    )
     compare = sync.add_mutually_exclusive_group()
-    compare.add_argument("--checksum", action="store_true",
-                         help="compare content hashes (MD5/ETag) instead of modification times")  # fmt: skip
-    compare.add_argument("--size-only", action="store_true",
-                         help="compare sizes only")  # fmt: skip
+    compare.add_argument(
+        "--checksum",
+        action="store_true",
+        help="compare content hashes (MD5/ETag) instead of modification times",
+    )
+    compare.add_argument("--size-only", action="store_true", help="compare sizes only")
     _selection(sync)
     _upload_options(sync)
 
@@ -314,8 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     presign = commands["presign"]
     presign.add_argument("url", metavar="URL", help="object")
-    presign.add_argument("--expires", type=_positive, default=3600, metavar="SECONDS",
-                         help="lifetime of the URL in seconds (default 3600, at most 604800)")  # fmt: skip
+    presign.add_argument(
+        "--expires",
+        type=_positive,
+        default=3600,
+        metavar="SECONDS",
+        help="lifetime of the URL in seconds (default 3600, at most 604800)",
+    )
 
     completion = commands["completion"]
     completion.add_argument("shell", choices=("bash", "zsh"), help="the shell")

@@ -325,16 +325,14 @@ class Resolver:
         if not os.path.isdir(root):
             if os.path.exists(root):
                 raise UsageError(f"local root {root!r} is not a directory")
-            raise CliError(
-                f"local root {root!r} does not exist (mb creates it)", EXIT_NOT_FOUND
-            )
+            raise CliError(f"local root {root!r} does not exist (mb creates it)", EXIT_NOT_FOUND)
         return get_driver(Provider.LOCAL)(root)
 
     def _s3_driver(self, scheme: str) -> StorageDriver:
         endpoint = self._setting("endpoint_url", ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"), None)
-        region = self._setting(
-            "region", ("AWS_REGION", "AWS_DEFAULT_REGION"), "region"
-        ) or "us-east-1"
+        region = (
+            self._setting("region", ("AWS_REGION", "AWS_DEFAULT_REGION"), "region") or "us-east-1"
+        )
         if endpoint is None:
             endpoint = self._aws_section(self._profile_name()[0]).get("endpoint_url")
         creds = self._credentials()
@@ -349,7 +347,9 @@ class Resolver:
         if endpoint:
             parts = urllib.parse.urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise UsageError(f"invalid endpoint URL {endpoint!r}: expected http(s)://HOST[:PORT]")
+                raise UsageError(
+                    f"invalid endpoint URL {endpoint!r}: expected http(s)://HOST[:PORT]"
+                )
             if parts.path not in ("", "/") or parts.query:
                 raise UsageError(f"invalid endpoint URL {endpoint!r}: it must not have a path")
             try:

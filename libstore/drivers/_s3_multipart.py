@@ -13,6 +13,7 @@ from lxml import etree
 from libstore._xml import child_text, parse_xml
 from libstore.auth import UNSIGNED_PAYLOAD
 from libstore.base import Container
+from libstore.drivers._s3_options import S3WriteOptions
 from libstore.drivers._s3_protocol import strip_etag
 from libstore.http.session import Reply
 from libstore.transfer.checksums import Crc32Accumulator, crc32, crc32_b64, crc32_from_b64
@@ -46,6 +47,7 @@ class S3MultipartTarget:
         *,
         crc32: bool,
         sign_payload: bool,
+        options: S3WriteOptions | None = None,
     ) -> None:
         self.driver = driver
         self.container = container
@@ -57,6 +59,10 @@ class S3MultipartTarget:
         if crc32:
             self.headers["x-amz-checksum-algorithm"] = "CRC32"
             self.headers["x-amz-checksum-type"] = "FULL_OBJECT"
+        #: SSE-C key, conditions and a chosen checksum algorithm (see _s3_options.py).
+        self.options = options or S3WriteOptions()
+        self.headers.update(self.options.initiate_headers())
+        self.part_checksums: dict[int, str] = {}
 
     def _url(self, query: Sequence[tuple[str, str | None]]) -> str:
         return self.driver._url(self.container.name, self.object_name, query)
@@ -98,6 +104,7 @@ class S3MultipartTarget:
             md5 = hashlib.md5(data, usedforsecurity=False)
             md5_hex = md5.hexdigest()
             headers["Content-MD5"] = base64.b64encode(md5.digest()).decode()
+        headers.update(self._option_part_headers(number, data))  # SSE-C, chosen checksum
         payload = hashlib.sha256(data).hexdigest() if self.sign_payload else UNSIGNED_PAYLOAD
         reply = self._call(
             "PUT",
@@ -130,12 +137,14 @@ class S3MultipartTarget:
             if part.crc32 is not None:
                 etree.SubElement(element, "ChecksumCRC32").text = crc32_b64(part.crc32)
                 whole.add(part.crc32, part.size)
+            self._option_part_element(element, part.number)
         body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
         headers = {"Content-Type": "application/xml"}
         full_crc = whole.crc if self.crc32 else None
         if full_crc is not None:
             headers["x-amz-checksum-crc32"] = crc32_b64(full_crc)
             headers["x-amz-checksum-type"] = "FULL_OBJECT"
+        headers.update(self.options.complete_headers())  # If-Match/If-None-Match, SSE-C
         try:
             reply = self._call(
                 "POST",
@@ -150,7 +159,9 @@ class S3MultipartTarget:
             if exc.code != "NoSuchUpload":
                 raise
             # A retried completion whose first attempt succeeded finds no upload left.
-            current = self.driver.get_object(self.container.name, self.object_name)
+            current = self.driver.get_object(
+                self.container.name, self.object_name, encryption=self.options.sse_customer_key
+            )
             stored_crc = current.extra.get("checksum_crc32")
             same = (
                 current.hash == multipart_etag(parts)
@@ -165,6 +176,62 @@ class S3MultipartTarget:
         return CompletedUpload(
             strip_etag(child_text(root, "ETag")), full_crc, returned, reply.headers
         )
+
+    def _option_part_headers(self, number: int, data: bytes) -> dict[str, str]:
+        headers, checksum = self.options.part_headers(data)
+        if checksum is not None:
+            self.part_checksums[number] = checksum
+        return headers
+
+    def _option_part_element(self, element: etree._Element, number: int) -> None:
+        name = self.options.part_checksum_element()
+        if name is not None and number in self.part_checksums:
+            etree.SubElement(element, name).text = self.part_checksums[number]
+
+    def list_parts(self, upload_id: str) -> dict[int, UploadedPart] | None:
+        """The parts the store holds for ``upload_id`` (ListParts), or ``None`` if it is gone."""
+        parts: dict[int, UploadedPart] = {}
+        marker: str | None = None
+        for _ in range(1000):  # 1000 parts a page: 10,000 parts need 10 pages
+            query: list[tuple[str, str | None]] = []
+            if marker:
+                query.append(("part-number-marker", marker))
+            query.append(("uploadId", upload_id))
+            try:
+                reply = self._call(
+                    "GET", self._url(query), f"listing parts of {self.object_name!r}"
+                )
+            except ObjectError as exc:
+                if exc.code == "NoSuchUpload":
+                    return None
+                raise
+            root = parse_xml(reply.body, "part listing")
+            for item in root.iterfind("{*}Part"):
+                number = child_text(item, "PartNumber")
+                size = child_text(item, "Size")
+                etag = child_text(item, "ETag")
+                if not (number and number.isdigit() and size and size.isdigit() and etag):
+                    raise ResponseError("part listing entry lacks a number, size or ETag")
+                crc = child_text(item, "ChecksumCRC32")
+                parts[int(number)] = UploadedPart(
+                    int(number), etag, int(size), None, crc32_from_b64(crc) if crc else None
+                )
+            if (child_text(root, "IsTruncated") or "").lower() != "true":
+                return parts
+            marker = child_text(root, "NextPartNumberMarker")
+            if not marker:
+                raise ResponseError("part listing is truncated but gives no marker")
+        raise ResponseError("part listing did not end")
+
+    def part_matches(self, known: UploadedPart, data: bytes) -> bool:
+        """Whether ``data`` is what part ``known`` holds (same size and checksum)."""
+        if known.size != len(data):
+            return False
+        if known.crc32 is not None:
+            return crc32(data) == known.crc32
+        if known.md5 is not None:
+            return hashlib.md5(data, usedforsecurity=False).hexdigest() == known.md5
+        return False
 
     def abort(self, upload_id: str) -> None:
         try:

@@ -22,6 +22,7 @@ for one of them without an accelerator raises :class:`~libstore.types.NotSupport
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import importlib
 import ipaddress
@@ -33,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import IO, TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 from libstore.types import (
@@ -793,6 +794,27 @@ class S3WriteOptions:
             return None
         assert self.checksum_algorithm is not None
         return composite_checksum(self.checksum_algorithm, part_checksums)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def reraise_preconditions(method: _F) -> _F:
+    """Decorate an upload so a lost conditional completion raises :func:`precondition_error`."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from libstore.types import MultipartUploadError
+
+        try:
+            return method(*args, **kwargs)
+        except MultipartUploadError as exc:
+            error = precondition_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    return cast(_F, wrapper)
 
 
 def precondition_error(exc: MultipartUploadError) -> PreconditionFailedError | None:

@@ -54,6 +54,8 @@ from typing import Any, ClassVar
 from libstore._extra import UploadOptions, parse_upload_extra
 from libstore._progress import ProgressFn, ProgressTracker
 from libstore.base import Container, Object, StorageDriver
+from libstore.http.observe import observed
+from libstore.http.options import ClientOptions, driver_options
 from libstore.types import (
     AccessDeniedError,
     ContainerAlreadyExistsError,
@@ -471,6 +473,8 @@ class LocalStorageDriver(StorageDriver):
         secure: Ignored.
         host: Ignored.
         port: Ignored.
+        options: A :class:`~libstore.http.options.ClientOptions`; its network settings
+            are ignored, its ``hooks`` receive the ``transfer_finished`` events.
         **kwargs: Ignored, so code written for other libcloud drivers still constructs it.
 
     Raises:
@@ -488,8 +492,14 @@ class LocalStorageDriver(StorageDriver):
         secure: bool = True,
         host: str | None = None,
         port: int | None = None,
+        *,
+        options: ClientOptions | None = None,
         **kwargs: Any,
     ) -> None:
+        #: The driver's options; only ``hooks`` matter here (there is no network).
+        self.options = driver_options(options)
+        #: The driver's event hooks (:class:`~libstore.http.events.EventHooks`).
+        self.hooks = self.options.hooks
         raw: Any = os.fspath(key) if isinstance(key, os.PathLike) else key
         if not isinstance(raw, str):
             raise InvalidArgumentError(
@@ -952,6 +962,7 @@ class LocalStorageDriver(StorageDriver):
         container = Container(loc.container_name, self._container_extra(cst), self)
         return self._make_object(container, loc.name, st, sidecar)
 
+    @observed("delete")
     def delete_object(self, obj: Object) -> bool:
         """Delete an object's file and sidecar, then remove the directories left empty.
 
@@ -974,6 +985,7 @@ class LocalStorageDriver(StorageDriver):
 
     # -- uploads ----------------------------------------------------------------------------
 
+    @observed("upload")
     def upload_object(
         self,
         file_path: str | os.PathLike[str],
@@ -1028,6 +1040,7 @@ class LocalStorageDriver(StorageDriver):
             chunks = ProgressTracker(progress, source_stat.st_size).wrap(_read_chunks(f.read))
             return self._store(loc, options, chunks, verify=verify_hash)
 
+    @observed("upload")
     def upload_object_via_stream(
         self,
         iterator: Any,
@@ -1183,6 +1196,7 @@ class LocalStorageDriver(StorageDriver):
 
     # -- reading ----------------------------------------------------------------------------
 
+    @observed("download")
     def _read_object(self, obj: Object, start_bytes: int, end_bytes: int | None) -> Iterator[bytes]:
         """Yield the object's bytes from ``start_bytes`` to ``end_bytes`` in 1 MiB chunks.
 

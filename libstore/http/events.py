@@ -199,9 +199,7 @@ class EventHooks:
                 )
         return names
 
-    def register(
-        self, kinds: str | Iterable[str], callback: EventCallback
-    ) -> Callable[[], None]:
+    def register(self, kinds: str | Iterable[str], callback: EventCallback) -> Callable[[], None]:
         """Call ``callback`` for every event of ``kinds``.
 
         Args:
@@ -452,24 +450,34 @@ def track_transfer(
     finally:
         _CURRENT.reset(token)
         stats.finish(failure)
-        _LAST.set(stats)
-        if logger is not None and logger.isEnabledFor(logging.INFO):
-            _log_summary(logger, stats)
-        if hooks is not None and hooks.wants("transfer_finished"):
-            hooks.emit(
-                Event(
-                    "transfer_finished",
-                    bytes=stats.bytes_transferred,
-                    duration=stats.elapsed,
-                    attempt=stats.requests,
-                    error=stats.error,
-                    operation=stats.operation,
-                    container=stats.container,
-                    object_name=stats.object_name,
-                    driver=driver,
-                    stats=stats,
-                )
+        _report_finished(stats, hooks, driver, logger)
+
+
+def _report_finished(
+    stats: TransferStats,
+    hooks: EventHooks | None,
+    driver: str | None,
+    logger: logging.Logger | None,
+) -> None:
+    """Remember, log and emit a finished transfer."""
+    _LAST.set(stats)
+    if logger is not None and logger.isEnabledFor(logging.INFO):
+        _log_summary(logger, stats)
+    if hooks is not None and hooks.wants("transfer_finished"):
+        hooks.emit(
+            Event(
+                "transfer_finished",
+                bytes=stats.bytes_transferred,
+                duration=stats.elapsed,
+                attempt=stats.requests,
+                error=stats.error,
+                operation=stats.operation,
+                container=stats.container,
+                object_name=stats.object_name,
+                driver=driver,
+                stats=stats,
             )
+        )
 
 
 def part_completed(

@@ -59,7 +59,9 @@ _SIGV4 = re.compile(r"(?i)(?P<key>Signature\s*=\s*)(?P<value>[0-9a-f]{16,})")
 
 def _keep_signv4_prefix(match: re.Match[str]) -> str:
     value = match["value"]
-    head = re.match(r"(?i)\s*AWS4-HMAC-SHA256\s+Credential=[^,\s]+(?:,\s*SignedHeaders=[^,\s]+)?", value)
+    head = re.match(
+        r"(?i)\s*AWS4-HMAC-SHA256\s+Credential=[^,\s]+(?:,\s*SignedHeaders=[^,\s]+)?", value
+    )
     if head is not None:
         return f"{match['key']}{head.group(0).strip()}, Signature={_REDACTED}"
     return f"{match['key']}{_REDACTED}"

@@ -279,9 +279,7 @@ class ClientOptions:
         shown: list[str] = []
         for item in fields(self):
             value = getattr(self, item.name)
-            if value == item.default or (
-                item.name == "retry" and value == RetryPolicy()
-            ):
+            if value == item.default or (item.name == "retry" and value == RetryPolicy()):
                 continue
             if item.name == "client_key_password":
                 shown.append("client_key_password=<hidden>")
@@ -464,9 +462,7 @@ def driver_options(
         kwargs: dict[str, Any] = {}
         config = given.pop("http_config", None)
         if config is not None:
-            overlap = sorted(
-                set(given) & {"connect_timeout", "read_timeout", "verify", "proxies"}
-            )
+            overlap = sorted(set(given) & {"connect_timeout", "read_timeout", "verify", "proxies"})
             if overlap:
                 raise InvalidArgumentError(
                     f"http_config cannot be combined with {', '.join(overlap)}"

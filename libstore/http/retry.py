@@ -43,6 +43,16 @@ class RetryPolicy:
         retry_after_max: Upper bound honoured for a ``Retry-After`` header (default 30).
         statuses: HTTP statuses that are retried (default :data:`RETRYABLE_STATUSES`).
         codes: Provider error codes that are retried (default :data:`RETRYABLE_CODES`).
+        transport: Retry network failures: refused or reset connections, timeouts,
+            truncated replies (default ``True``). TLS failures are never retried,
+            and a request that is not idempotent is replayed only when it certainly
+            never reached the server.
+
+    Defaults: 5 attempts; delays drawn from 0 to 0.1, 0.2, 0.4, 0.8 s (doubling,
+    capped at 20 s); ``Retry-After`` honoured up to 30 s; 429, 500, 502, 503 and
+    504 retried, and the codes ``RequestTimeout``, ``SlowDown``, ``Throttling``,
+    ``ThrottlingException``, ``RequestLimitExceeded``, ``InternalError``,
+    ``ServiceUnavailable`` and ``OperationAborted`` whatever their status.
     """
 
     max_attempts: int = 5
@@ -51,6 +61,7 @@ class RetryPolicy:
     retry_after_max: float = 30.0
     statuses: frozenset[int] = field(default=RETRYABLE_STATUSES)
     codes: frozenset[str] = field(default=RETRYABLE_CODES)
+    transport: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
@@ -59,6 +70,8 @@ class RetryPolicy:
             raise ValueError("max_attempts must be at least 1")
         if self.backoff_base < 0 or self.backoff_max < 0 or self.retry_after_max < 0:
             raise ValueError("backoff values must not be negative")
+        if not isinstance(self.transport, bool):
+            raise TypeError("transport must be True or False")
 
     def new(self, **changes: object) -> RetryPolicy:
         """Return a copy with some fields changed."""

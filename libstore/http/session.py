@@ -5,12 +5,23 @@ a signing callback); :class:`HttpClient` sends it, re-signing every attempt,
 retries what is safe to retry under a :class:`~libstore.http.retry.RetryPolicy`,
 and turns what remains into :mod:`libstore.types` exceptions. The URL is sent
 exactly as given: requests never re-quotes it, so the URL signed is the URL sent.
+
+Everything about the network comes from one
+:class:`~libstore.http.options.ClientOptions`, resolved once when the client is
+built (:func:`~libstore.http.network.resolve_network`): the environment is never
+read on the request path, one TLS context (CA bundle and client certificate
+loaded once) serves every connection, and the proxy decision is cached per host.
+Each attempt is reported to the driver's event hooks (``request_sent``,
+``response_received`` or ``request_failed``, ``retry_scheduled``), counted into
+the current transfer's statistics and logged at DEBUG on ``libstore.http``, with
+every URL and header redacted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,10 +31,16 @@ import requests
 import requests.adapters
 import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPConnection
 
-from libstore.auth import redact_url
+from libstore.auth import redact_headers, redact_url
+from libstore.http.events import Event, EventHooks, _current, describe_error
+from libstore.http.logs import get_logger
+from libstore.http.network import NetworkSettings, resolve_network
+from libstore.http.options import ClientOptions, current_call_options
 from libstore.http.retry import RetryPolicy
 from libstore.types import (
+    InvalidArgumentError,
     LibstoreError,
     RequestTimeoutError,
     ResponseError,
@@ -38,7 +55,8 @@ __all__ = [
     "Reply",
 ]
 
-logger = logging.getLogger("libstore.http")
+logger = get_logger("libstore.http")
+header_logger = get_logger("libstore.http.headers")
 
 #: A request body: bytes, or a callable returning a fresh binary file for each attempt.
 Body = bytes | Callable[[], IO[bytes]] | None
@@ -49,14 +67,27 @@ MAX_ERROR_BODY = 64 * 1024
 #: Largest non-streamed success body accepted (a listing page is well below this).
 MAX_REPLY_BODY = 64 * 1024 * 1024
 
+#: Host connection pools kept per client (virtual-hosted buckets are one host each).
+POOL_CONNECTIONS = 32
+
 _DEFAULT_USER_AGENT = "libstore"
 
 _T = TypeVar("_T")
 
 
+def default_user_agent() -> str:
+    """``libstore/<version> python/<major.minor>``: the ``User-Agent`` before any suffix."""
+    from libstore import __version__
+
+    return f"libstore/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"
+
+
 @dataclass(frozen=True)
 class HttpConfig:
-    """Transport settings of one driver; immutable.
+    """Transport settings of one driver (the older form of :class:`ClientOptions`).
+
+    Still accepted by the S3 driver's ``http_config`` argument and converted to
+    :class:`~libstore.http.options.ClientOptions`; new code should use those.
 
     Args:
         connect_timeout: Seconds to wait for a connection (default 10).
@@ -65,9 +96,9 @@ class HttpConfig:
             concurrency of any transfer.
         verify: Verify TLS certificates (default ``True``), or the path of a CA bundle.
         proxies: Proxy URLs by scheme, as in requests; ``None`` uses the environment.
-        trust_env: Honour ``HTTP(S)_PROXY``/``NO_PROXY`` and ``REQUESTS_CA_BUNDLE``
+        trust_env: Honour ``HTTP(S)_PROXY``/``NO_PROXY`` and the CA bundle variables
             (default ``True``).
-        user_agent: The ``User-Agent`` header (default ``"libstore/<version>"``).
+        user_agent: Appended to libstore's ``User-Agent`` unless it is the default.
     """
 
     connect_timeout: float = 10.0
@@ -83,6 +114,23 @@ class HttpConfig:
             raise ValueError("timeouts must be positive numbers of seconds")
         if self.pool_maxsize < 1:
             raise ValueError("pool_maxsize must be at least 1")
+
+    def to_options_kwargs(self) -> dict[str, Any]:
+        """The equivalent :class:`ClientOptions` keyword arguments."""
+        kwargs: dict[str, Any] = {
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            "pool_maxsize": self.pool_maxsize,
+            "proxies": self.proxies,
+            "trust_env": self.trust_env,
+        }
+        if isinstance(self.verify, bool):
+            kwargs["verify"] = self.verify
+        else:
+            kwargs["ca_bundle"] = self.verify
+        if self.user_agent != _DEFAULT_USER_AGENT:
+            kwargs["user_agent_suffix"] = self.user_agent
+        return kwargs
 
 
 @dataclass
@@ -122,27 +170,132 @@ class _RetryableReply(Exception):
         self.error = error
 
 
-class HttpClient:
-    """Sends requests for one driver over one pooled ``requests.Session``.
+class _DeadlineExceeded(Exception):
+    pass
 
-    Args:
-        config: Transport settings.
-        retry: The retry policy.
-        parse_error: The provider family's error-body parser.
+
+class _TlsAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter with one preloaded TLS context for every pool and proxy.
+
+    requests would otherwise hand the CA bundle path to urllib3 for every new
+    connection (which loads it into a context each time) and check that the file
+    exists on every request.
     """
 
-    def __init__(self, config: HttpConfig, retry: RetryPolicy, parse_error: ErrorParser) -> None:
-        self.config = config
-        self.retry = retry
+    def __init__(
+        self,
+        ssl_context: Any,
+        verify: bool,
+        pool_maxsize: int,
+        socket_options: list[tuple[int, int, int]] | None,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._verify = verify
+        self._socket_options = socket_options
+        super().__init__(
+            pool_connections=POOL_CONNECTIONS, pool_maxsize=pool_maxsize, max_retries=0
+        )
+
+    def _pool_extras(self) -> dict[str, Any]:
+        extras: dict[str, Any] = {"ssl_context": self._ssl_context}
+        if self._socket_options is not None:
+            extras["socket_options"] = self._socket_options
+        return extras
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs.update(self._pool_extras())
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        if proxy not in self.proxy_manager:
+            proxy_kwargs.update(self._pool_extras())
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # The context already holds the CAs and the client certificate.
+        conn.cert_reqs = "CERT_REQUIRED" if self._verify else "CERT_NONE"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
+class HttpClient:
+    """Sends requests for one driver over one pooled connection manager.
+
+    Args:
+        options: The driver's :class:`ClientOptions` (a legacy :class:`HttpConfig`
+            is accepted too, followed by a :class:`RetryPolicy`).
+        parse_error: The provider family's error-body parser.
+        driver_name: The provider name put on events.
+        environ: The environment to resolve ``options`` against (default
+            ``os.environ``); it is read here, once, and never again.
+
+    Raises:
+        InvalidArgumentError: The options cannot be resolved (a missing CA bundle,
+            an unloadable client certificate, an invalid proxy in the environment).
+    """
+
+    def __init__(
+        self,
+        options: ClientOptions | HttpConfig,
+        parse_error: ErrorParser | RetryPolicy,
+        legacy_parse_error: ErrorParser | None = None,
+        *,
+        driver_name: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if isinstance(options, HttpConfig):  # the foundation's HttpClient(config, retry, parse)
+            if not isinstance(parse_error, RetryPolicy) or legacy_parse_error is None:
+                raise InvalidArgumentError("HttpClient(HttpConfig, RetryPolicy, parse_error)")
+            options = ClientOptions(retry=parse_error, **options.to_options_kwargs())
+            parse_error = legacy_parse_error
+        if isinstance(parse_error, RetryPolicy):
+            raise InvalidArgumentError("HttpClient(options, parse_error): no RetryPolicy here")
+        if not isinstance(options, ClientOptions):
+            raise InvalidArgumentError(f"options must be a ClientOptions, not {options!r}")
+        self.options = options
+        self.hooks: EventHooks = options.hooks if options.hooks is not None else EventHooks()
+        self.driver_name = driver_name
+        self.network: NetworkSettings = resolve_network(options, environ)
         self._parse_error = parse_error
+        self._timeout = (options.connect_timeout, options.read_timeout)
+        agent = default_user_agent()
+        self.user_agent = (
+            f"{agent} {options.user_agent_suffix}" if options.user_agent_suffix else agent
+        )
+        self._base_headers: dict[str, str] = {"User-Agent": self.user_agent}
+        if not options.keep_alive:
+            self._base_headers["Connection"] = "close"
+        socket_options = None
+        if options.tcp_keepalive:
+            import socket
+
+            socket_options = [
+                *HTTPConnection.default_socket_options,
+                (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+            ]
         self._session = requests.Session()
-        self._session.trust_env = config.trust_env
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=4, pool_maxsize=config.pool_maxsize, max_retries=0
+        self._session.trust_env = False  # resolved once above; never per request
+        adapter = _TlsAdapter(
+            self.network.ssl_context, self.network.verify, options.pool_maxsize, socket_options
         )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy in force here: the current :func:`call_options`' or the driver's."""
+        overrides = current_call_options()
+        if overrides is not None and overrides.retry is not None:
+            return overrides.retry
+        return self.options.retry
+
+    @property
+    def config(self) -> ClientOptions:
+        """The client's options (the name of the foundation's attribute)."""
+        return self.options
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -162,6 +315,7 @@ class HttpClient:
         ok: frozenset[int] = frozenset({200, 204}),
         idempotent: bool = True,
         error_in_body: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> Reply:
         """Send a request, retrying as the policy allows, and read the whole reply.
 
@@ -178,15 +332,18 @@ class HttpClient:
                 they certainly were not sent (connection refused, connect timeout).
             error_in_body: A 200 reply whose body is an ``<Error>`` document is an
                 error (S3's CompleteMultipartUpload and CopyObject do this).
+            retry: The retry policy of this request (default: the current
+                :func:`call_options`' or the driver's).
 
         Raises:
             LibstoreError: Whatever ``on_error`` returns for the final failure,
                 :class:`TransportError` or :class:`RequestTimeoutError` for network
-                failures, :class:`ResponseError` for an oversized reply.
+                failures (and a passed deadline), :class:`ResponseError` for an
+                oversized reply.
         """
 
-        def attempt(response: requests.Response) -> Reply:
-            data = _read_limited(response, MAX_REPLY_BODY)
+        def attempt(response: requests.Response, deadline_at: float | None) -> Reply:
+            data = _read_limited(response, MAX_REPLY_BODY, deadline_at)
             if error_in_body and _looks_like_error(data):
                 error = self._parse_error(
                     response.status_code, response.headers, data[:MAX_ERROR_BODY]
@@ -198,7 +355,7 @@ class HttpClient:
                 raise _RetryableReply(error)
             return Reply(response.status_code, response.headers, data)
 
-        return self._run(method, url, headers, body, sign, on_error, ok, idempotent, attempt)
+        return self._run(method, url, headers, body, sign, on_error, ok, idempotent, attempt, retry)
 
     def open_stream(
         self,
@@ -209,11 +366,62 @@ class HttpClient:
         sign: Signer,
         on_error: ErrorMapper,
         ok: frozenset[int] = frozenset({200, 206}),
+        retry: RetryPolicy | None = None,
     ) -> requests.Response:
         """Send a bodiless request and return the streaming reply (the caller closes it)."""
-        return self._run(method, url, headers, None, sign, on_error, ok, True, lambda r: r)
+        return self._run(
+            method, url, headers, None, sign, on_error, ok, True, lambda r, _d: r, retry
+        )
+
+    def pause_before_retry(
+        self,
+        attempt: int,
+        *,
+        method: str = "",
+        url: str = "",
+        reason: str | None = None,
+        retry_after: str | None = None,
+    ) -> float:
+        """Back off before a driver-level retry (a resumed download): event, count, sleep.
+
+        Args:
+            attempt: The attempt that failed, 1-based.
+            method: The HTTP method being retried.
+            url: The URL being retried (redacted before it is reported).
+            reason: Why, for the event and the log (``"ReadTimeoutError"``…).
+            retry_after: A ``Retry-After`` header value, if the server sent one.
+
+        Returns:
+            The seconds slept.
+        """
+        delay = self.retry.backoff(attempt, retry_after)
+        self._report_retry(method, url, attempt, delay, None, reason, self.retry.max_attempts)
+        self._sleep(delay)
+        return delay
 
     # -- the retry loop ---------------------------------------------------------------------
+
+    def _limits(
+        self, retry: RetryPolicy | None
+    ) -> tuple[RetryPolicy, tuple[float, float], float | None]:
+        options = self.options
+        overrides = current_call_options()
+        deadline_at: float | None = None
+        if options.deadline is not None:
+            deadline_at = time.monotonic() + options.deadline
+        if overrides is None:
+            return retry or options.retry, self._timeout, deadline_at
+        timeout = (
+            overrides.connect_timeout or options.connect_timeout,
+            overrides.read_timeout or options.read_timeout,
+        )
+        if overrides.deadline_at is not None:
+            deadline_at = (
+                overrides.deadline_at
+                if deadline_at is None
+                else min(deadline_at, overrides.deadline_at)
+            )
+        return retry or overrides.retry or options.retry, timeout, deadline_at
 
     def _run(
         self,
@@ -225,71 +433,248 @@ class HttpClient:
         on_error: ErrorMapper,
         ok: frozenset[int],
         idempotent: bool,
-        finish: Callable[[requests.Response], _T],
+        finish: Callable[[requests.Response, float | None], _T],
+        retry: RetryPolicy | None,
     ) -> _T:
-        policy = self.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            last = attempt >= policy.max_attempts
+        policy, base_timeout, deadline_at = self._limits(retry)
+        transfer = _current()
+        stats = transfer.stats if transfer is not None else None
+        hooks = self.hooks
+        debug = logger.isEnabledFor(logging.DEBUG)
+        attempts = policy.max_attempts
+        for attempt in range(1, attempts + 1):
+            last = attempt >= attempts
+            timeout = base_timeout
+            if deadline_at is not None:
+                remaining = deadline_at - time.monotonic()
+                if remaining <= 0:
+                    raise self._deadline_error(method, url, attempt - 1)
+                timeout = (min(timeout[0], remaining), min(timeout[1], remaining))
+            if stats is not None:
+                stats.add_request()
+            if debug:
+                logger.debug(
+                    "sending %s %s (attempt %d of %d)", method, redact_url(url), attempt, attempts
+                )
             started = time.monotonic()
             response: requests.Response | None = None
             failure: ErrorReply | None = None
+            retry_after: str | None = None
+            error_text: str | None = None
+            transport_exc: BaseException | None = None
             try:
-                response = self._send_once(method, url, headers, body, sign)
-                logger.debug(
-                    "%s %s -> %d in %.1f ms (attempt %d)",
-                    method,
-                    redact_url(url),
-                    response.status_code,
-                    (time.monotonic() - started) * 1000,
-                    attempt,
+                response = self._send_once(
+                    method, url, headers, body, sign, timeout, deadline_at, attempt, hooks
                 )
-                if response.status_code in ok:
+                status = response.status_code
+                if status in ok:
                     try:
-                        result = finish(response)
+                        result = finish(response, deadline_at)
+                    except _RetryableReply:
+                        raise
                     except BaseException:
                         response.close()
                         raise
-                    if result is not response:  # streams are closed by their reader
+                    streamed = result is response
+                    if not streamed:  # streams are closed by their reader
                         response.close()
+                    self._report_response(
+                        method, url, response, attempt, started,
+                        len(result.body) if isinstance(result, Reply) else None, debug,
+                    )  # fmt: skip
                     return result
-                failure = self._parse_error(
-                    response.status_code, response.headers, _read_limited(response, None)
-                )
+                error_body = _read_limited(response, None, deadline_at)
+                failure = self._parse_error(status, response.headers, error_body)
                 response.close()
+                self._report_response(
+                    method, url, response, attempt, started, len(error_body), debug
+                )
                 retry_after = failure.headers.get("Retry-After")
                 reason = f"status {failure.status} {failure.code or ''}".strip()
                 retryable = policy.is_retryable(failure.status, failure.code)
             except _RetryableReply as exc:
-                if response is not None:
-                    response.close()
+                assert response is not None
+                response.close()
+                self._report_response(method, url, response, attempt, started, None, debug)
                 failure = exc.error
-                retry_after = None
                 reason = f"error document {failure.code}"
                 retryable = policy.is_retryable(None, failure.code)
+            except _DeadlineExceeded:
+                if response is not None:
+                    response.close()
+                raise self._deadline_error(method, url, attempt) from None
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 if response is not None:
                     response.close()
+                    self._report_response(method, url, response, attempt, started, None, debug)
+                else:
+                    self._report_failure(method, url, exc, attempt, started, debug)
                 sent_maybe = not _certainly_unsent(exc)
-                if last or (sent_maybe and not idempotent) or not _is_retryable_transport(exc):
+                if (
+                    last
+                    or (sent_maybe and not idempotent)
+                    or not policy.transport
+                    or not _is_retryable_transport(exc)
+                ):
                     raise _transport_error(exc, method, url) from exc
-                retry_after = None
                 reason = type(exc).__name__
+                error_text = describe_error(exc)
                 retryable = True
+                transport_exc = exc
             if failure is not None and (last or not retryable):
                 raise on_error(failure)
             delay = policy.backoff(attempt, retry_after)
+            if deadline_at is not None and time.monotonic() + delay >= deadline_at:
+                if failure is not None:
+                    final = on_error(failure)
+                else:
+                    assert transport_exc is not None
+                    final = _transport_error(transport_exc, method, url)
+                final.add_note(
+                    f"libstore: gave up after {attempt} attempts: the deadline left no time "
+                    f"for the {delay:.2f} s backoff"
+                )
+                raise final
+            self._report_retry(
+                method, url, attempt, delay, failure.status if failure else None,
+                error_text or reason, attempts,
+            )  # fmt: skip
+            self._sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def _deadline_error(self, method: str, url: str, attempts: int) -> RequestTimeoutError:
+        return RequestTimeoutError(
+            f"{method} {redact_url(url)} passed its deadline after {attempts} "
+            f"attempt{'' if attempts == 1 else 's'}"
+        )
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def _event(self, kind: str, method: str, url: str, attempt: int, **fields: Any) -> Event:
+        transfer = _current()
+        if transfer is not None:
+            stats = transfer.stats
+            fields.setdefault("operation", stats.operation)
+            fields.setdefault("container", stats.container)
+            fields.setdefault("object_name", stats.object_name)
+        return Event(
+            kind,
+            method=method,
+            url=redact_url(url),
+            attempt=attempt,
+            driver=self.driver_name,
+            **fields,
+        )
+
+    def _report_response(
+        self,
+        method: str,
+        url: str,
+        response: requests.Response,
+        attempt: int,
+        started: float,
+        size: int | None,
+        debug: bool,
+    ) -> None:
+        duration = time.monotonic() - started
+        if size is None:
+            length = response.headers.get("Content-Length")
+            size = int(length) if length is not None and length.isdigit() else None
+        request_id = response.headers.get("x-amz-request-id")
+        if debug:
+            logger.debug(
+                "%s %s -> %d in %.1f ms (%s bytes, attempt %d%s)",
+                method,
+                redact_url(url),
+                response.status_code,
+                duration * 1000,
+                "?" if size is None else size,
+                attempt,
+                f", request id {request_id}" if request_id else "",
+            )
+            if header_logger.isEnabledFor(logging.DEBUG):
+                header_logger.debug(
+                    "reply headers of %s %s: %s",
+                    method,
+                    redact_url(url),
+                    redact_headers(response.headers),
+                )
+        if self.hooks.wants("response_received"):
+            self.hooks.emit(
+                self._event(
+                    "response_received",
+                    method,
+                    url,
+                    attempt,
+                    status=response.status_code,
+                    bytes=size,
+                    duration=duration,
+                    request_id=request_id,
+                )
+            )
+
+    def _report_failure(
+        self, method: str, url: str, exc: BaseException, attempt: int, started: float, debug: bool
+    ) -> None:
+        duration = time.monotonic() - started
+        if debug:
+            logger.debug(
+                "%s %s failed in %.1f ms (attempt %d): %s",
+                method,
+                redact_url(url),
+                duration * 1000,
+                attempt,
+                _transport_error(exc, method, url),
+            )
+        if self.hooks.wants("request_failed"):
+            self.hooks.emit(
+                self._event(
+                    "request_failed",
+                    method,
+                    url,
+                    attempt,
+                    duration=duration,
+                    error=describe_error(_transport_error(exc, method, url)),
+                )
+            )
+
+    def _report_retry(
+        self,
+        method: str,
+        url: str,
+        attempt: int,
+        delay: float,
+        status: int | None,
+        reason: str | None,
+        attempts: int,
+    ) -> None:
+        transfer = _current()
+        if transfer is not None:
+            transfer.stats.add_retry()
+        if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "retrying %s %s after %s in %.2f s (attempt %d of %d)",
                 method,
                 redact_url(url),
-                reason,
+                reason or "a failure",
                 delay,
                 attempt + 1,
-                policy.max_attempts,
+                attempts,
             )
-            self._sleep(delay)
+        if self.hooks.wants("retry_scheduled"):
+            self.hooks.emit(
+                self._event(
+                    "retry_scheduled",
+                    method,
+                    url,
+                    attempt,
+                    status=status,
+                    error=reason,
+                    delay=delay,
+                )
+            )
+
+    # -- one attempt ------------------------------------------------------------------------
 
     def _send_once(
         self,
@@ -298,35 +683,88 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         body: Body,
         sign: Signer,
+        timeout: tuple[float, float],
+        deadline_at: float | None,
+        attempt: int,
+        hooks: EventHooks,
     ) -> requests.Response:
         data: Any
         opened: IO[bytes] | None = None
         if callable(body):
             opened = data = body()
+            if deadline_at is not None:
+                data = _DeadlineReader(opened, deadline_at)
         else:
             data = body
         try:
-            send_headers = {"User-Agent": self.config.user_agent}
-            send_headers.update(headers or {})
+            send_headers = dict(self._base_headers)
+            if headers:
+                send_headers.update(headers)
             send_headers = sign(method, url, send_headers)
-            prepared = requests.Request(method, url, headers=send_headers, data=data).prepare()
+            prepared = requests.PreparedRequest()
+            prepared.prepare_method(method)
             # requests re-quotes URLs; the signature covers the URL exactly as built.
             prepared.url = url
-            settings = self._session.merge_environment_settings(
-                url, dict(self.config.proxies or {}), True, self.config.verify, None
-            )
-            return self._session.send(
+            prepared.prepare_headers(send_headers)
+            prepared.prepare_body(data, None)
+            if hooks.wants("request_sent"):
+                length = prepared.headers.get("Content-Length")
+                hooks.emit(
+                    self._event(
+                        "request_sent",
+                        method,
+                        url,
+                        attempt,
+                        bytes=int(length) if length and length.isdigit() else None,
+                    )
+                )
+            if header_logger.isEnabledFor(logging.DEBUG):
+                header_logger.debug(
+                    "request headers of %s %s: %s",
+                    method,
+                    redact_url(url),
+                    redact_headers(prepared.headers),
+                )
+            adapter = self._session.get_adapter(url)
+            return adapter.send(
                 prepared,
-                timeout=(self.config.connect_timeout, self.config.read_timeout),
-                allow_redirects=False,
-                **settings,
+                stream=True,
+                timeout=timeout,
+                verify=self.network.verify,
+                cert=None,
+                proxies=self.network.proxies_for(url),
             )
         finally:
             if opened is not None:
                 opened.close()
 
 
-def _read_limited(response: requests.Response, limit: int | None) -> bytes:
+class _DeadlineReader:
+    """A request body file that refuses to be read past a deadline."""
+
+    def __init__(self, handle: IO[bytes], deadline_at: float) -> None:
+        self._handle = handle
+        self._deadline_at = deadline_at
+        self._length = int(requests.utils.super_len(handle))  # type: ignore[no-untyped-call]
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:  # only to look like a stream to requests
+        return iter(lambda: self.read(64 * 1024), b"")
+
+    def read(self, size: int = -1) -> bytes:
+        if time.monotonic() >= self._deadline_at:
+            raise _DeadlineExceeded
+        return self._handle.read(size)
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _read_limited(
+    response: requests.Response, limit: int | None, deadline_at: float | None = None
+) -> bytes:
     """Read a reply's body, at most ``limit`` bytes (``None``: an error body's bound)."""
     cap = MAX_ERROR_BODY if limit is None else limit
     chunks: list[bytes] = []
@@ -338,6 +776,8 @@ def _read_limited(response: requests.Response, limit: int | None) -> bytes:
             if limit is None:
                 break  # an error body: keep the first bytes, drop the rest unread
             raise ResponseError(f"reply body exceeds {cap} bytes", http_status=response.status_code)
+        if deadline_at is not None and time.monotonic() >= deadline_at:
+            raise _DeadlineExceeded
     return b"".join(chunks)[:cap]
 
 
@@ -373,8 +813,29 @@ def _inner_reason(exc: BaseException) -> BaseException | None:
     return None
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what it wraps (causes, contexts, urllib3 reasons), bounded."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    for _ in range(12):
+        if current is None or id(current) in seen:
+            return
+        seen.add(id(current))
+        yield current
+        current = _inner_reason(current) or current.__cause__ or current.__context__
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    import ssl
+
+    return any(
+        isinstance(e, requests.exceptions.SSLError | urllib3.exceptions.SSLError | ssl.SSLError)
+        for e in _chain(exc)
+    )
+
+
 def _is_retryable_transport(exc: BaseException) -> bool:
-    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
+    if isinstance(exc, requests.exceptions.InvalidURL) or _is_tls_failure(exc):
         return False
     return isinstance(
         exc,
@@ -388,17 +849,46 @@ def _is_retryable_transport(exc: BaseException) -> bool:
     )
 
 
+def _tls_reason(exc: BaseException) -> str:
+    import ssl
+
+    for inner in _chain(exc):
+        if isinstance(inner, ssl.SSLCertVerificationError):
+            detail = inner.verify_message or inner.reason or "certificate verify failed"
+            return (
+                f"the server's certificate is not trusted ({detail}); set ClientOptions("
+                "ca_bundle=...) or AWS_CA_BUNDLE to the CA that issued it"
+            )
+        if isinstance(inner, ssl.SSLError) and inner.reason:
+            reason = str(inner.reason).lower().replace("_", " ")
+            if "certificate required" in reason or "handshake failure" in reason:
+                return (
+                    f"the TLS handshake failed ({reason}); the server may require a client "
+                    "certificate (ClientOptions(client_cert=..., client_key=...))"
+                )
+            return f"the TLS handshake failed ({reason})"
+    return "TLS negotiation failed"
+
+
 def _transport_error(exc: BaseException, method: str, url: str) -> LibstoreError:
     where = f"{method} {redact_url(url)}"
+    if isinstance(exc, LibstoreError):
+        return exc
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return TransportError(f"{where} failed at the proxy: {_short(exc)}")
+    if _is_tls_failure(exc):
+        return TransportError(f"{where} failed: {_tls_reason(exc)}")
     if isinstance(exc, requests.exceptions.Timeout | TimeoutError):
         return RequestTimeoutError(f"{where} timed out: {type(exc).__name__}")
-    if isinstance(exc, requests.exceptions.SSLError):
-        return TransportError(f"{where} failed TLS verification or negotiation")
     return TransportError(f"{where} failed: {type(exc).__name__}: {_short(exc)}")
 
 
 def _short(exc: BaseException) -> str:
     """A one-line description of a transport error, without URLs (they may carry queries)."""
+    for link in _chain(exc):
+        line = str(link).splitlines()[0] if str(link) else ""
+        if "Tunnel connection failed" in line:
+            return line[line.find("Tunnel connection failed") :][:200]
     text = str(exc).splitlines()[0] if str(exc) else ""
     if "://" in text or "?" in text:
         inner = _inner_reason(exc)

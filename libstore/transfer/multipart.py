@@ -19,17 +19,20 @@ import concurrent.futures as cf
 import contextlib
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from libstore._progress import ProgressTracker
 from libstore.transfer.config import MAX_PARTS, MemoryBudget
+from libstore.transfer.journal import JournalState, UploadJournal
 from libstore.types import LibstoreError, MultipartUploadError
 
 __all__ = [
     "MAX_PARTS",
     "MultipartTarget",
+    "Resume",
     "UploadedPart",
     "multipart_etag",
     "upload_multipart",
@@ -91,6 +94,30 @@ def multipart_etag(parts: Sequence[UploadedPart]) -> str | None:
     return f"{digest.hexdigest()}-{len(parts)}"
 
 
+@dataclass
+class Resume:
+    """A journaled upload: where to record parts, and the parts already stored.
+
+    ``known`` holds parts that the journal recorded and the store still lists;
+    a part is skipped when ``matches(known_part, data)`` says the data read again
+    is the same.
+    """
+
+    journal: UploadJournal
+    state: JournalState
+    known: dict[int, UploadedPart]
+    matches: Callable[[UploadedPart, bytes], bool]
+
+    def record(self, part: UploadedPart) -> None:
+        self.state.parts[part.number] = {
+            "size": part.size,
+            "etag": part.etag,
+            "md5": part.md5,
+            "crc32": part.crc32,
+        }
+        self.journal.save(self.state)
+
+
 class _PartFailed(Exception):
     def __init__(self, number: int, cause: BaseException) -> None:
         super().__init__(number)
@@ -108,6 +135,7 @@ def upload_multipart(
     budget: MemoryBudget | None = None,
     next_part_size: Callable[[int], int] | None = None,
     progress: ProgressTracker | None = None,
+    resume: Resume | None = None,
 ) -> tuple[ResultT, list[UploadedPart]]:
     """Upload ``parts`` through ``target`` with up to ``concurrency`` parts in flight.
 
@@ -120,6 +148,9 @@ def upload_multipart(
         budget: A memory budget to reserve each part's bytes from before reading it.
         next_part_size: Size of part ``n`` (for budget reservations).
         progress: Counts the bytes of every part that finished.
+        resume: Make the upload resumable: parts are recorded in its journal, parts
+            it already holds are skipped, and a failure keeps the upload (and the
+            journal) for the next attempt instead of aborting it.
 
     Returns:
         What ``target.complete`` returned, and the uploaded parts in order.
@@ -130,7 +161,15 @@ def upload_multipart(
         BaseException: An exception raised by the source stream (or an interrupt)
             propagates unchanged, after the upload was aborted.
     """
-    upload_id = target.initiate()
+    if resume is not None and resume.state.upload_id:
+        upload_id = resume.state.upload_id
+    else:
+        upload_id = target.initiate()
+        if resume is not None:
+            resume.state.upload_id = upload_id
+            resume.state.parts.clear()
+            resume.journal.save(resume.state)
+    record_lock = threading.Lock()
     done: dict[int, UploadedPart] = {}
     pending: set[cf.Future[UploadedPart]] = set()
     executor = cf.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="libstore-part")
@@ -143,6 +182,9 @@ def upload_multipart(
         finally:
             if budget is not None and reserved:
                 budget.release(reserved)
+        if resume is not None:
+            with record_lock:
+                resume.record(part)
         if progress is not None:
             progress.add(part.size)
         return part
@@ -191,6 +233,15 @@ def upload_multipart(
                     upload_id=upload_id,
                     part_number=number,
                 )
+            known = resume.known.get(number) if resume is not None else None
+            if known is not None and resume is not None and resume.matches(known, data):
+                done[number] = known  # stored by an earlier attempt: skip it
+                if budget is not None and reserved:
+                    budget.release(reserved)
+                if progress is not None:
+                    progress.add(known.size)
+                del data
+                continue
             pending.add(executor.submit(send, number, data, reserved))
             del data  # the worker owns the part now: keep no second reference
         while pending:
@@ -216,9 +267,18 @@ def upload_multipart(
         # Parts still running must finish before the abort, or they could outlive it.
         cf.wait(pending)
         executor.shutdown(wait=True)
-        _abort_quietly(target, upload_id, exc)
+        if resume is None:
+            _abort_quietly(target, upload_id, exc)
+        else:
+            with contextlib.suppress(Exception):
+                exc.add_note(
+                    f"libstore: multipart upload {upload_id} was kept for resumption; call "
+                    "the upload again with the same journal, or abort it"
+                )
         raise
     executor.shutdown(wait=True)
+    if resume is not None:
+        resume.journal.clear()
     return result, ordered
 
 

@@ -219,3 +219,114 @@ def test_failed_part_copy_is_aborted(
         assert getattr(info.value, "http_status", None) == 500
     assert [k for k, _ in list_uploads(driver, container)] == []
     assert [o.name for o in driver.iterate_container_objects(container)] == ["src"]
+
+
+# -- resumable uploads ---------------------------------------------------------------------
+
+
+def _count_part_puts(driver: S3StorageDriver) -> list[str]:
+    sent: list[str] = []
+    original = driver._call
+
+    def counting(*args: object, **kwargs: object) -> object:
+        if args[0] == "PUT" and "partNumber=" in str(args[1]):
+            sent.append(str(args[1]).split("partNumber=")[1].split("&")[0])
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    driver._call = counting  # type: ignore[method-assign]
+    return sent
+
+
+def test_interrupted_stream_upload_resumes_from_its_journal(
+    driver: S3StorageDriver, container: Container, tmp_path: Path
+) -> None:
+    driver.transfer = SMALL_PARTS.new(concurrency=1)
+    data = os.urandom(5 * 5 * MiB + 123)  # five full parts and a tail
+    journal = tmp_path / "upload.journal"
+
+    def crashing() -> Iterator[bytes]:
+        yield data[: 3 * 5 * MiB + 10]
+        raise KeyboardInterrupt  # the process is being killed
+
+    with pytest.raises(KeyboardInterrupt):
+        driver.upload_object_via_stream(crashing(), container, "resumed.bin", journal=journal)
+    assert journal.exists()
+    uploads = list(driver.iterate_multipart_uploads(container))
+    assert [u.object_name for u in uploads] == ["resumed.bin"]  # kept for resumption
+
+    sent = _count_part_puts(driver)
+    obj = driver.upload_object_via_stream(
+        (data[i : i + MiB] for i in range(0, len(data), MiB)),
+        container,
+        "resumed.bin",
+        journal=journal,
+    )
+    assert sent == ["4", "5", "6"]  # parts 1-3 were skipped: their checksums matched
+    assert obj.size == len(data)
+    assert not journal.exists()
+    assert list(driver.iterate_multipart_uploads(container)) == []
+    assert b"".join(driver.download_object_as_stream(obj, 4 * MiB)) == data
+
+
+def test_resume_reuploads_parts_whose_data_changed(
+    driver: S3StorageDriver, container: Container, tmp_path: Path
+) -> None:
+    driver.transfer = SMALL_PARTS.new(concurrency=1)
+    original = os.urandom(3 * 5 * MiB)
+    src = tmp_path / "file.bin"
+    src.write_bytes(original)
+    journal = tmp_path / "file.journal"
+
+    def crashing() -> Iterator[bytes]:
+        yield original[: 2 * 5 * MiB + 1]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        driver.upload_object_via_stream(
+            crashing(), container, "f.bin", journal=journal, size_hint=len(original)
+        )
+    changed = bytearray(original)
+    changed[10] ^= 0xFF  # part 1 differs now; part 2 is the same
+    src.write_bytes(bytes(changed))
+    sent = _count_part_puts(driver)
+    obj = driver.upload_object(str(src), container, "f.bin", journal=journal)
+    assert sent == ["1", "3"]
+    assert b"".join(driver.download_object_as_stream(obj, 4 * MiB)) == bytes(changed)
+
+
+def test_journal_of_another_upload_is_refused(
+    driver: S3StorageDriver, container: Container, tmp_path: Path
+) -> None:
+    driver.transfer = SMALL_PARTS.new(concurrency=1)
+    journal = tmp_path / "j"
+
+    def crashing() -> Iterator[bytes]:
+        yield os.urandom(11 * MiB)  # two parts started before the crash
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        driver.upload_object_via_stream(crashing(), container, "one", journal=journal)
+    with pytest.raises(ValueError, match="journal records an upload of"):
+        driver.upload_object_via_stream(iter([b"x"]), container, "two", journal=journal)
+    assert driver.abort_multipart_uploads(container) == 1
+    assert list(driver.iterate_multipart_uploads(container)) == []
+
+
+def test_abort_stale_uploads_by_prefix_and_age(
+    driver: S3StorageDriver, container: Container, s3_server: S3Endpoint
+) -> None:
+    from datetime import timedelta
+
+    for key in ("tmp/a", "tmp/b", "keep/c"):
+        driver._call(
+            "POST", driver._url(container.name, key, [("uploads", None)]), "init", idempotent=False
+        )
+    assert sorted(u.object_name for u in driver.iterate_multipart_uploads(container)) == [
+        "keep/c",
+        "tmp/a",
+        "tmp/b",
+    ]
+    if s3_server.name == "seaweedfs":  # moto reports every upload as started in 2010
+        assert driver.abort_multipart_uploads(container, "tmp/", older_than=timedelta(days=1)) == 0
+    assert driver.abort_multipart_uploads(container, "tmp/") == 2
+    assert [u.object_name for u in driver.iterate_multipart_uploads(container)] == ["keep/c"]

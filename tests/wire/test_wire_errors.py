@@ -170,18 +170,20 @@ def test_precondition_failed(driver: S3StorageDriver, mock: responses.RequestsMo
 def test_wrong_region_redirect_names_the_region(
     driver: S3StorageDriver, mock: responses.RequestsMock
 ) -> None:
-    mock.add(
-        responses.GET,
-        LIST_URL,
-        status=301,
-        body=s3_error("PermanentRedirect"),
-        headers={"x-amz-bucket-region": "eu-west-1", "Location": "http://elsewhere.test/"},
-    )
+    for _ in range(2):  # the request is replayed once, signed for the bucket's region
+        mock.add(
+            responses.GET,
+            LIST_URL,
+            status=301,
+            body=s3_error("PermanentRedirect"),
+            headers={"x-amz-bucket-region": "eu-west-1", "Location": "http://elsewhere.test/"},
+        )
     with pytest.raises(LibstoreError) as info:
         _list(driver)
     assert "'eu-west-1'" in str(info.value)
     assert (info.value.http_status, info.value.code) == (301, "PermanentRedirect")
-    assert len(mock.calls) == 1  # redirects are not followed
+    assert len(mock.calls) == 2  # Location is never followed; one replay, then the error
+    assert "/eu-west-1/s3/" in mock.calls[1].request.headers["Authorization"]
 
 
 # -- retries -------------------------------------------------------------------------------
