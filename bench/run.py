@@ -26,12 +26,14 @@ import json
 import os
 import platform
 import pstats
+import resource
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -246,6 +248,37 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _system_busy() -> float | None:
+    """Seconds of non-idle CPU on the whole machine since boot (all cores)."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / _HZ
+
+
+def _process_cpu(pid: int | None) -> float | None:
+    """user+sys seconds of process ``pid`` (all its threads), from /proc."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            tail = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(tail[11]) + int(tail[12])) / _HZ
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def rotated(items: Sequence[ClientSpec], by: int) -> list[ClientSpec]:
     if not items:
         return []
@@ -357,8 +390,23 @@ class Bench:
         if scenario == "w3":
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spec["path"])
+        server_pid = self.server.process.pid if self.server and self.server.process else None
+        busy0, srv0, kids0 = _system_busy(), _process_cpu(server_pid), _children_cpu()
+        load0 = os.getloadavg()[0]
         result = run_worker(spec, self.env, self.s.timeout)
+        busy1, srv1, kids1 = _system_busy(), _process_cpu(server_pid), _children_cpu()
         result.update(client=client.id, scenario=scenario, round=round_no, position=position)
+        # Where the machine's CPU went while the worker ran: the worker (whole process,
+        # imports included), SeaweedFS, and anything else (other load on the machine).
+        env: dict[str, Any] = {"load1_before": load0, "worker_process_cpu": kids1 - kids0}
+        if srv0 is not None and srv1 is not None:
+            env["server_cpu"] = srv1 - srv0
+        if busy0 is not None and busy1 is not None:
+            env["machine_busy_cpu"] = busy1 - busy0
+            if "server_cpu" in env:
+                env["other_cpu"] = max(0.0, env["machine_busy_cpu"] - env["server_cpu"]
+                                       - env["worker_process_cpu"])  # fmt: skip
+        result["machine"] = env
         if result.get("ok"):
             problem = self.verify(spec, result)
             if problem:
@@ -455,7 +503,13 @@ def _one_line(r: dict[str, Any]) -> str:
         if name.startswith("list") and name != "list":
             continue
         parts.append(f"{name} {_rate(ph):.1f}{_unit(ph)} cpu {ph['cpu']:.2f}s")
-    return f"{head} " + ", ".join(parts) + f", rss {r.get('rss_peak_mib', 0):.0f} MiB"
+    line = f"{head} " + ", ".join(parts) + f", rss {r.get('rss_peak_mib', 0):.0f} MiB"
+    machine = r.get("machine", {})
+    if "server_cpu" in machine:
+        line += f", server cpu {machine['server_cpu']:.2f}s"
+    if machine.get("other_cpu", 0) > 0.5:
+        line += f", OTHER LOAD {machine['other_cpu']:.1f} cpu-s"
+    return line
 
 
 def _rate(phase: dict[str, float]) -> float:
@@ -515,12 +569,24 @@ def summarize(records: list[dict[str, Any]], clients: list[ClientSpec]) -> dict[
                     unit=_unit(good[0]["phases"][phase]).strip(),
                     cpu=statistics.median(r["phases"][phase]["cpu"] for r in good),
                     rss=statistics.median(r["rss_peak_mib"] for r in good),
+                    server_cpu=_median_or_none(
+                        [r.get("machine", {}).get("server_cpu") for r in good]
+                    ),
                     values=rates,
                 )
             per_client[client.id] = entry
         if per_client:
             summary[row] = per_client
     return summary
+
+
+def _fmt_s(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
+def _median_or_none(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
 
 
 def _fmt_ratio(a: float | None, b: float | None) -> str:
@@ -539,7 +605,7 @@ def render(summary: dict[str, Any], clients: list[ClientSpec], s: Settings) -> s
         here = [lib for lib in libs if lib in entries]
         base = "libstore" if "libstore" in here else (here[0] if here else None)
         header = (f"{'client':<14} {'median':>9} {'unit':<6} {'min–max':>15} {'CPU s':>7} "
-                  f"{'peak RSS':>9}")  # fmt: skip
+                  f"{'peak RSS':>9} {'srv CPU':>7}")  # fmt: skip
         if base:
             header += "   " + "  ".join(f"{lib + '÷':>13}" for lib in here)
             header += f"  {'CPU ' + base + '÷':>14} {'RSS ' + base + '÷':>14}"
@@ -553,7 +619,8 @@ def render(summary: dict[str, Any], clients: list[ClientSpec], s: Settings) -> s
                 continue
             unit = "keys/s" if row == "w5" else e["unit"]
             line = (f"{cid:<14} {e['median']:>9.1f} {unit:<6} "
-                    f"{e['min']:>7.1f}–{e['max']:<7.1f} {e['cpu']:>7.2f} {e['rss']:>5.0f} MiB")  # fmt: skip
+                    f"{e['min']:>7.1f}–{e['max']:<7.1f} {e['cpu']:>7.2f} {e['rss']:>5.0f} MiB "
+                    f"{_fmt_s(e.get('server_cpu')):>7}")  # fmt: skip
             if base:
                 ratios = []
                 for lib in here:
@@ -568,14 +635,31 @@ def render(summary: dict[str, Any], clients: list[ClientSpec], s: Settings) -> s
                 line += f"   [{e['status']}: {'; '.join(e.get('errors', []))[:100]}]"
             lines.append(line)
     lines.append("")
-    lines.append(
+    lines.extend(textwrap.wrap(
         "median/min–max over the rounds; MiB/s = 2^20 bytes per second of wall time; "
         "CPU s = user+sys of the client process during the operation (median); "
-        "peak RSS = the client process's high-water mark (median). "
+        "peak RSS = the client process's high-water mark (median); "
+        "srv CPU = SeaweedFS CPU seconds while the client process ran (w4: all three phases). "
         "'X÷' columns = X's median throughput divided by this row's (>1: X is faster); "
-        "'CPU/RSS X÷' = X's CPU seconds / peak RSS divided by this row's (<1: X uses less)."
-    )
+        "'CPU/RSS X÷' = X's CPU seconds / peak RSS divided by this row's (<1: X uses less).",
+        width=110,
+    ))
     return "\n".join(lines)
+
+
+def interference(records: list[dict[str, Any]]) -> str:
+    """A line on CPU used by processes other than the client and SeaweedFS during the run."""
+    other = [(r.get("machine", {}).get("other_cpu"), r) for r in records]
+    other = [(v, r) for v, r in other if v is not None]
+    if not other:
+        return "other load: unknown (no /proc)"
+    worst, rec = max(other, key=lambda item: item[0])
+    total = sum(v for v, _ in other)
+    loads = [r.get("machine", {}).get("load1_before", 0.0) for r in records]
+    return (f"other processes used {total:.1f} CPU-s in total while workers ran (worst: "
+            f"{worst:.1f} s during {rec['scenario']} {rec['client']} round {rec['round']}); "
+            f"1-min load average before measurements: max {max(loads):.2f}. Near zero means "
+            "a quiet machine; large values mean the figures are disturbed.")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- profiling
@@ -733,6 +817,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for cid, info in infos.items():
         print(f"  {cid}: {json.dumps(info, default=str)}")
     table = render(summary, clients, settings)
+    table += "\n" + interference(bench.records)
     if notes:
         table += "\n" + "\n".join(f"note: {note}" for note in notes)
     print(table)

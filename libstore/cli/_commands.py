@@ -350,6 +350,21 @@ def cmd_cat(ctx: Context) -> int:
     return EXIT_OK
 
 
+_LABELS = {
+    "type": "Type",
+    "url": "URL",
+    "name": "Name",
+    "container": "Bucket",
+    "key": "Key",
+    "size": "Size",
+    "etag": "ETag",
+    "last_modified": "Last modified",
+    "content_type": "Content type",
+    "storage_class": "Storage class",
+    "provider": "Provider",
+}
+
+
 def cmd_stat(ctx: Context) -> int:
     loc = _store(ctx, ctx.args.url, "stat")
     driver = loc.driver()
@@ -382,13 +397,13 @@ def cmd_stat(ctx: Context) -> int:
         ctx.out.record(data)
         return EXIT_OK
     for name, value in data.items():
-        if name in ("extra", "meta_data"):
+        if name in ("extra", "meta_data") or value is None:
             continue
         if name == "size":
             value = f"{value} ({human_size(value)})"
         if isinstance(value, datetime):
             value = value.isoformat()
-        ctx.out.data_line(f"{name.replace('_', ' ').capitalize() + ':':<16} {value}")
+        ctx.out.data_line(f"{_LABELS.get(name, name) + ':':<16} {value}")
     for key, value in sorted(data.get("meta_data", {}).items()):
         ctx.out.data_line(f"{'Metadata:':<16} {key}={value}")
     for key, value in sorted(data["extra"].items()):

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from libstore.auth import Credentials, SigV4Signer
-from libstore.credentials import RefreshingCredentials, credentials_for_driver
+from libstore.credentials import RefreshingCredentials, StaticProvider, credentials_for_driver
 from libstore.drivers._s3_endpoints import accelerate_host, aws_s3_host, parse_aws_s3_host
 from libstore.drivers._s3_protocol import (
     DNS_BUCKET_NAME,
@@ -143,6 +143,8 @@ class S3AccessMixin:
         if source is None:
             return "anonymous"
         current = source.current
+        if current is None and isinstance(source.provider, StaticProvider):
+            current = source.provider.credentials
         return repr(current.access_key) if current is not None else "'<not yet resolved>'"
 
     def _signer_with(self, credentials: Credentials, region: str) -> SigV4Signer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures as cf
 import hashlib
+import itertools
 import mimetypes
 import os
 import re
@@ -1351,7 +1352,39 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
 
     @observed("download", stream=True)
     def _read_object(self, obj: Object, start_bytes: int, end_bytes: int | None) -> Iterator[bytes]:
+        config = self.transfer
+        stop = obj.size if end_bytes is None else end_bytes
+        if obj.hash and config.concurrency > 1 and stop - start_bytes > config.download_threshold:
+            return self._read_ahead(obj, start_bytes, stop, obj.hash)
         return self._read_range(obj, start_bytes, end_bytes, None)
+
+    def _read_ahead(self, obj: Object, start: int, stop: int, etag: str) -> Iterator[bytes]:
+        """Yield ``start``..``stop`` in order while up to ``concurrency`` ranges download ahead.
+
+        Every range is pinned to ``etag``; read-ahead holds at most ``concurrency``
+        ranges of ``download_part_size`` bytes.
+        """
+        config = self.transfer
+        step = config.download_part_size
+        ranges = iter([(a, min(a + step, stop)) for a in range(start, stop, step)])
+
+        def fetch(bounds: tuple[int, int]) -> bytes:
+            return b"".join(self._read_range(obj, bounds[0], bounds[1], etag))
+
+        with cf.ThreadPoolExecutor(config.concurrency, thread_name_prefix="libstore-ahead") as pool:
+            window: list[cf.Future[bytes]] = []
+            try:
+                for bounds in itertools.islice(ranges, config.concurrency):
+                    window.append(pool.submit(fetch, bounds))
+                while window:
+                    data = window.pop(0).result()
+                    following = next(ranges, None)
+                    if following is not None:
+                        window.append(pool.submit(fetch, following))
+                    yield data
+            finally:
+                for future in window:
+                    future.cancel()
 
     def _read_range(
         self, obj: Object, start_bytes: int, end_bytes: int | None, if_match: str | None

@@ -52,7 +52,7 @@ _HEADER_SECRET = re.compile(
     r"|x-ms-copy-source-authorization)['\"]?\s*[:=]\s*['\"]?)(?P<value>[^'\"\r\n}]+)"
 )
 # user:password@ in URLs.
-_URL_PASSWORD = re.compile(r"(?P<key>://[^/\s:@]+:)(?P<value>[^@/\s]+)(?=@)")
+_URL_PASSWORD = re.compile(r"(?P<key>://[^/\s:@]+:)(?P<value>[^@\s]+)(?=@)")
 # A bare SigV4 signature after "Signature" in an Authorization value.
 _SIGV4 = re.compile(r"(?i)(?P<key>Signature\s*=\s*)(?P<value>[0-9a-f]{16,})")
 
