@@ -647,15 +647,26 @@ class CurlAdapter(Adapter):
     def file_upload_curl(self, bucket: str, key: str, path: Path, sha256_hex: str) -> None:
         payload = sha256_hex if self.payload == "signed" else "UNSIGNED-PAYLOAD"
         argv = [
-            "curl", "--silent", "--show-error", "--fail", "--noproxy", "*",
-            "--max-time", "600",
-            "--aws-sigv4", f"aws:amz:{self.ep['region']}:s3",
-            "--user", f"{self.ep['access_key']}:{self.ep['secret_key']}",
-            "-H", f"x-amz-content-sha256: {payload}",
-            "-o", os.devnull,
-            "-T", str(path),
+            "curl",
+            "--silent",
+            "--show-error",
+            "--fail",
+            "--noproxy",
+            "*",
+            "--max-time",
+            "600",
+            "--aws-sigv4",
+            f"aws:amz:{self.ep['region']}:s3",
+            "--user",
+            f"{self.ep['access_key']}:{self.ep['secret_key']}",
+            "-H",
+            f"x-amz-content-sha256: {payload}",
+            "-o",
+            os.devnull,
+            "-T",
+            str(path),
             f"{self.url}/{bucket}/{key}",
-        ]  # fmt: skip
+        ]
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert proc.stderr is not None
         # curl's stderr is tiny (one error line at most); wait4 gives its own rusage.

@@ -9,8 +9,9 @@ Run from the repository root, in a venv with the peers installed (see bench/READ
 
 Scenarios: w1 256 MiB upload from a generator of 64 KiB chunks (length unknown),
 w2 256 MiB upload from a file (plus a single ``curl -T``, the server's ingest
-ceiling), w3 256 MiB download to a file, w4 1000 small PUT, then GET, then HEAD
-on one thread, w5 listing 5000 keys. Every client+scenario runs in a subprocess
+ceiling), w3 256 MiB download to a file (object stored by a plain PUT, ETag = MD5),
+w3c the same with an object that carries x-amz-checksum-crc32, w4 1000 small PUT,
+then GET, then HEAD on one thread, w5 listing 5000 keys. Every client+scenario runs in a subprocess
 of its own (bench/worker.py); every transfer is verified against an independent
 reference client and a corrupt transfer is reported as FAILED, never timed.
 """
@@ -35,7 +36,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ WORKER = BENCH_DIR / "worker.py"
 SCENARIOS = {
     "w1": "upload from a generator of {chunk_kib} KiB chunks (length unknown)",
     "w2": "upload from a file",
-    "w3": "download to a file",
+    "w3": "download to a file (object stored by one plain PUT: its ETag is its MD5)",
+    "w3c": "download to a file (object stored with x-amz-checksum-crc32)",
     "w4": "small objects on one thread",
     "w5": "listing",
 }
@@ -75,7 +77,7 @@ class ClientSpec:
     id: str
     adapter: str
     variant: dict[str, Any] = field(default_factory=dict)
-    scenarios: tuple[str, ...] = ("w1", "w2", "w3", "w4", "w5")
+    scenarios: tuple[str, ...] = ("w1", "w2", "w3", "w3c", "w4", "w5")
     note: str = ""
 
 
@@ -125,8 +127,12 @@ def _detect_libstore(env: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
     try:
         out = subprocess.run(
             [sys.executable, "-c", code, str(BENCH_DIR)],
-            capture_output=True, text=True, timeout=60, env=env, cwd=BENCH_DIR.parent,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=BENCH_DIR.parent,
+        )
     except subprocess.TimeoutExpired:
         return None, "importing libstore timed out"
     if out.returncode != 0:
@@ -171,7 +177,7 @@ def plan_clients(
                         f"libstore@c{concurrency}",
                         "libstore",
                         {"concurrency": concurrency},
-                        ("w1", "w2", "w3"),
+                        ("w1", "w2", "w3", "w3c"),
                         note=f"concurrency={concurrency}",
                     )
                 )
@@ -182,8 +188,14 @@ def plan_clients(
                 )
             continue
         specs.append(ClientSpec(name, name))
-    specs.append(ClientSpec("raw-http", "raw-http", scenarios=("w4",),
-                            note="http.client + SigV4, not an SDK: the pure-Python floor"))  # fmt: skip
+    specs.append(
+        ClientSpec(
+            "raw-http",
+            "raw-http",
+            scenarios=("w4",),
+            note="http.client + SigV4, not an SDK: the pure-Python floor",
+        )
+    )
     version, text = _curl_version()
     if version is None:
         notes.append(f"curl: SKIPPED, {text}")
@@ -195,7 +207,12 @@ def plan_clients(
             ClientSpec("curl-unsigned", "curl", {"payload": "unsigned"}, ("w2",), note=text)
         )
     if wanted:
-        unknown = set(wanted) - {s.id for s in specs} - set(PACKAGES) - {"curl", "curl-unsigned", "raw-http"}
+        unknown = (
+            set(wanted)
+            - {s.id for s in specs}
+            - set(PACKAGES)
+            - {"curl", "curl-unsigned", "raw-http"}
+        )
         unknown = {w for w in unknown if not w.startswith("libstore@")}
         if unknown:
             raise SystemExit(f"unknown client(s): {', '.join(sorted(unknown))}")
@@ -216,17 +233,30 @@ def run_worker(spec: dict[str, Any], env: dict[str, str], timeout: float) -> dic
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, str(WORKER)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=env, cwd=BENCH_DIR.parent, start_new_session=True,
-    )  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=BENCH_DIR.parent,
+        start_new_session=True,
+    )
     _CURRENT_CHILD = proc
     try:
         stdout, stderr = proc.communicate(json.dumps(spec), timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         stdout, stderr = proc.communicate(timeout=30)
-        return {"ok": False, "error": f"timed out after {timeout:.0f} s (killed)",
-                "stderr": stderr[-3000:]}  # fmt: skip
+        return {
+            "ok": False,
+            "error": f"timed out after {timeout:.0f} s (killed)",
+            "stderr": stderr[-3000:],
+        }
+    except BaseException:  # Ctrl-C, SIGTERM: the worker is in its own session, stop it too
+        _kill_group(proc)
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=10)
+        raise
     finally:
         _CURRENT_CHILD = None
     for line in reversed(stdout.splitlines()):
@@ -327,7 +357,7 @@ class Bench:
                 handle.write(os.urandom(MiB))
             handle.write(os.urandom(self.s.size % MiB))
         self.src_sha = s3ref.file_sha256(self.src)
-        if {"w1", "w2", "w3"} & set(scenarios):
+        if {"w1", "w2", "w3", "w3c"} & set(scenarios):
             # Warm-up (not measured): grow the bucket's first volume, prime the page cache.
             self.ref.put_file(self.buckets["big"], "warmup.bin", self.src, self.src_sha)
             self.ref.delete(self.buckets["big"], "warmup.bin")
@@ -337,9 +367,24 @@ class Bench:
             stored = self.ref.stored_digest(self.buckets["big"], "download/source.bin")
             if stored != (self.s.size, self.src_sha):
                 raise RuntimeError(f"seeding the download source failed: {stored}")
+        if "w3c" in scenarios:
+            # The same bytes stored with a CRC32 the server keeps (as libstore's uploads do).
+            crc = s3ref.file_crc32_b64(self.src)
+            self.ref.put_file(
+                self.buckets["big"],
+                "download/source-crc32.bin",
+                self.src,
+                self.src_sha,
+                headers={"x-amz-checksum-crc32": crc},
+            )
+            stored = self.ref.stored_digest(self.buckets["big"], "download/source-crc32.bin")
+            if stored != (self.s.size, self.src_sha):
+                raise RuntimeError(f"seeding the CRC32 download source failed: {stored}")
         if "w5" in scenarios:
             keys = [f"listing/key-{i:06d}" for i in range(self.s.list_keys)]
-            s3ref.parallel_put(self.endpoint, self.buckets["list"], keys, lambda k: k.encode())
+            s3ref.parallel_put(
+                self.endpoint, self.buckets["list"], keys, lambda k: k.encode(), threads=8
+            )
             self.listing_digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
         print(f"seeded in {time.monotonic() - t0:.1f} s")
 
@@ -359,35 +404,58 @@ class Bench:
             "client": client.adapter,
             "variant": client.variant,
             "scenario": scenario,
-            "endpoint": {"host": ep.host, "port": ep.port, "access_key": ep.access_key,
-                         "secret_key": ep.secret_key, "region": ep.region},  # fmt: skip
+            "endpoint": {
+                "host": ep.host,
+                "port": ep.port,
+                "access_key": ep.access_key,
+                "secret_key": ep.secret_key,
+                "region": ep.region,
+            },
             "size": self.s.size,
             "chunk": self.s.chunk,
             "sha256": self.src_sha,
         }
         safe = client.id.replace("@", "-")
         if scenario in ("w1", "w2"):
-            spec.update(bucket=self.buckets["big"], key=f"up/{scenario}/{safe}/{tag}.bin",
-                        path=str(self.src))  # fmt: skip
-        elif scenario == "w3":
-            spec.update(bucket=self.buckets["big"], key="download/source.bin",
-                        path=str(self.work / f"down-{safe}-{tag}.bin"))  # fmt: skip
+            spec.update(
+                bucket=self.buckets["big"],
+                key=f"up/{scenario}/{safe}/{tag}.bin",
+                path=str(self.src),
+            )
+        elif scenario in ("w3", "w3c"):
+            key = "download/source.bin" if scenario == "w3" else "download/source-crc32.bin"
+            spec.update(
+                bucket=self.buckets["big"], key=key, path=str(self.work / f"down-{safe}-{tag}.bin")
+            )
         elif scenario == "w4":
-            spec.update(bucket=self.buckets["small"], n_ops=self.s.n_ops,
-                        small_size=self.s.small_size, prefix=f"small/{safe}/{tag}/")  # fmt: skip
+            spec.update(
+                bucket=self.buckets["small"],
+                n_ops=self.s.n_ops,
+                small_size=self.s.small_size,
+                prefix=f"small/{safe}/{tag}/",
+            )
         elif scenario == "w5":
-            spec.update(bucket=self.buckets["list"], list_prefix="listing/",
-                        list_repeats=self.s.list_repeats)  # fmt: skip
+            spec.update(
+                bucket=self.buckets["list"],
+                list_prefix="listing/",
+                list_repeats=self.s.list_repeats,
+            )
         return spec
 
-    def measure(self, client: ClientSpec, scenario: str, round_no: int, position: int,
-                profile: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def measure(
+        self,
+        client: ClientSpec,
+        scenario: str,
+        round_no: int,
+        position: int,
+        profile: str | None = None,
+    ) -> dict[str, Any]:
         tag = f"r{round_no}"
         spec = self.base_spec(client, scenario, tag)
         if profile:
             spec["profile"] = profile
             spec["profile_clock"] = self.args.profile_clock
-        if scenario == "w3":
+        if scenario in ("w3", "w3c"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spec["path"])
         server_pid = self.server.process.pid if self.server and self.server.process else None
@@ -404,8 +472,9 @@ class Bench:
         if busy0 is not None and busy1 is not None:
             env["machine_busy_cpu"] = busy1 - busy0
             if "server_cpu" in env:
-                env["other_cpu"] = max(0.0, env["machine_busy_cpu"] - env["server_cpu"]
-                                       - env["worker_process_cpu"])  # fmt: skip
+                env["other_cpu"] = max(
+                    0.0, env["machine_busy_cpu"] - env["server_cpu"] - env["worker_process_cpu"]
+                )
         result["machine"] = env
         if result.get("ok"):
             problem = self.verify(spec, result)
@@ -427,7 +496,7 @@ class Bench:
             if stored != (self.s.size, self.src_sha):
                 return f"the server holds {stored[0]} bytes with sha256 {stored[1][:16]}…"
             result["verified"] = "server copy sha256 matches"
-        elif scenario == "w3":
+        elif scenario in ("w3", "w3c"):
             path = Path(spec["path"])
             if not path.is_file():
                 return "no file was written"
@@ -439,8 +508,10 @@ class Bench:
         elif scenario == "w4":
             v = result.get("verify", {})
             if v.get("get_mismatches") or v.get("head_mismatches"):
-                return (f"{v.get('get_mismatches')} GET bodies and {v.get('head_mismatches')} "
-                        "HEAD sizes differ from what was PUT")  # fmt: skip
+                return (
+                    f"{v.get('get_mismatches')} GET bodies and {v.get('head_mismatches')} "
+                    "HEAD sizes differ from what was PUT"
+                )
             sys.path.insert(0, str(BENCH_DIR))
             from worker import small_body
 
@@ -464,7 +535,7 @@ class Bench:
         if spec["scenario"] in ("w1", "w2"):
             with contextlib.suppress(Exception):
                 self.ref.delete(spec["bucket"], spec["key"])
-        elif spec["scenario"] == "w3":
+        elif spec["scenario"] in ("w3", "w3c"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spec["path"])
             for leftover in self.work.glob("*.libstore-partial"):
@@ -476,9 +547,7 @@ class Bench:
     # -- the rounds -------------------------------------------------------------------------
 
     def run_rounds(self, clients: list[ClientSpec], scenarios: Sequence[str]) -> None:
-        total = sum(
-            1 for sc in scenarios for c in clients if sc in c.scenarios
-        ) * self.s.rounds
+        total = sum(1 for sc in scenarios for c in clients if sc in c.scenarios) * self.s.rounds
         done = 0
         started = time.monotonic()
         for round_no in range(1, self.s.rounds + 1):
@@ -493,7 +562,7 @@ class Bench:
 
 
 def _one_line(r: dict[str, Any]) -> str:
-    head = f"{r['scenario']} {r['client']:<14}"
+    head = f"{r['scenario']:<4} {r['client']:<14}"
     if r.get("skipped"):
         return f"{head} SKIPPED: {r['skipped']}"
     if not r.get("ok"):
@@ -528,7 +597,8 @@ def _unit(phase: dict[str, float]) -> str:
 ROWS = [  # (row id, scenario, phase, label)
     ("w1", "w1", "upload", "w1 upload {size} from a {chunk} KiB-chunk generator"),
     ("w2", "w2", "upload", "w2 upload {size} from a file"),
-    ("w3", "w3", "download", "w3 download {size} to a file"),
+    ("w3", "w3", "download", "w3 download {size} to a file (plain-PUT object: ETag = MD5)"),
+    ("w3c", "w3c", "download", "w3c download {size} to a file (object with x-amz-checksum-crc32)"),
     ("w4-put", "w4", "put", "w4 {n} small PUT ({small} B) on one thread"),
     ("w4-get", "w4", "get", "w4 {n} small GET on one thread"),
     ("w4-head", "w4", "head", "w4 {n} small HEAD on one thread"),
@@ -592,20 +662,26 @@ def _median_or_none(values: list[float | None]) -> float | None:
 def _fmt_ratio(a: float | None, b: float | None) -> str:
     if not a or not b:
         return "—"
-    return f"{a / b:.2f}×"
+    return f"{a / b:.2f}x"
 
 
 def render(summary: dict[str, Any], clients: list[ClientSpec], s: Settings) -> str:
     size = f"{s.size // MiB} MiB" if s.size % MiB == 0 else f"{s.size} B"
-    labels = {row: label.format(size=size, chunk=s.chunk // 1024, n=s.n_ops, small=s.small_size,
-                                keys=s.list_keys) for row, _, _, label in ROWS}  # fmt: skip
+    labels = {
+        row: label.format(
+            size=size, chunk=s.chunk // 1024, n=s.n_ops, small=s.small_size, keys=s.list_keys
+        )
+        for row, _, _, label in ROWS
+    }
     libs = [c.id for c in clients if c.adapter == "libstore"]
     lines: list[str] = []
     for row, entries in summary.items():
         here = [lib for lib in libs if lib in entries]
         base = "libstore" if "libstore" in here else (here[0] if here else None)
-        header = (f"{'client':<14} {'median':>9} {'unit':<6} {'min–max':>15} {'CPU s':>7} "
-                  f"{'peak RSS':>9} {'srv CPU':>7}")  # fmt: skip
+        header = (
+            f"{'client':<14} {'median':>9} {'unit':<6} {'min-max':>15} {'CPU s':>7} "
+            f"{'peak RSS':>9} {'srv CPU':>7}"
+        )
         if base:
             header += "   " + "  ".join(f"{lib + '÷':>13}" for lib in here)
             header += f"  {'CPU ' + base + '÷':>14} {'RSS ' + base + '÷':>14}"
@@ -618,9 +694,11 @@ def render(summary: dict[str, Any], clients: list[ClientSpec], s: Settings) -> s
                 lines.append(f"{cid:<14} {e['status']}: {'; '.join(e.get('errors', []))[:150]}")
                 continue
             unit = "keys/s" if row == "w5" else e["unit"]
-            line = (f"{cid:<14} {e['median']:>9.1f} {unit:<6} "
-                    f"{e['min']:>7.1f}–{e['max']:<7.1f} {e['cpu']:>7.2f} {e['rss']:>5.0f} MiB "
-                    f"{_fmt_s(e.get('server_cpu')):>7}")  # fmt: skip
+            line = (
+                f"{cid:<14} {e['median']:>9.1f} {unit:<6} "
+                f"{e['min']:>7.1f}-{e['max']:<7.1f} {e['cpu']:>7.2f} {e['rss']:>5.0f} MiB "
+                f"{_fmt_s(e.get('server_cpu')):>7}"
+            )
             if base:
                 ratios = []
                 for lib in here:
@@ -629,21 +707,25 @@ def render(summary: dict[str, Any], clients: list[ClientSpec], s: Settings) -> s
                 line += "   " + "  ".join(ratios)
                 b = entries.get(base, {})
                 if cid != base:
-                    line += (f"  {_fmt_ratio(b.get('cpu'), e['cpu']):>14}"
-                             f" {_fmt_ratio(b.get('rss'), e['rss']):>14}")  # fmt: skip
+                    line += (
+                        f"  {_fmt_ratio(b.get('cpu'), e['cpu']):>14}"
+                        f" {_fmt_ratio(b.get('rss'), e['rss']):>14}"
+                    )
             if e["status"] != "ok":
                 line += f"   [{e['status']}: {'; '.join(e.get('errors', []))[:100]}]"
             lines.append(line)
     lines.append("")
-    lines.extend(textwrap.wrap(
-        "median/min–max over the rounds; MiB/s = 2^20 bytes per second of wall time; "
-        "CPU s = user+sys of the client process during the operation (median); "
-        "peak RSS = the client process's high-water mark (median); "
-        "srv CPU = SeaweedFS CPU seconds while the client process ran (w4: all three phases). "
-        "'X÷' columns = X's median throughput divided by this row's (>1: X is faster); "
-        "'CPU/RSS X÷' = X's CPU seconds / peak RSS divided by this row's (<1: X uses less).",
-        width=110,
-    ))
+    lines.extend(
+        textwrap.wrap(
+            "median/min-max over the rounds; MiB/s = 2^20 bytes per second of wall time; "
+            "CPU s = user+sys of the client process during the operation (median); "
+            "peak RSS = the client process's high-water mark (median); "
+            "srv CPU = SeaweedFS CPU seconds while the client process ran (w4: all three phases). "
+            "'X÷' columns = X's median throughput divided by this row's (>1: X is faster); "
+            "'CPU/RSS X÷' = X's CPU seconds / peak RSS divided by this row's (<1: X uses less).",
+            width=110,
+        )
+    )
     return "\n".join(lines)
 
 
@@ -656,10 +738,12 @@ def interference(records: list[dict[str, Any]]) -> str:
     worst, rec = max(other, key=lambda item: item[0])
     total = sum(v for v, _ in other)
     loads = [r.get("machine", {}).get("load1_before", 0.0) for r in records]
-    return (f"other processes used {total:.1f} CPU-s in total while workers ran (worst: "
-            f"{worst:.1f} s during {rec['scenario']} {rec['client']} round {rec['round']}); "
-            f"1-min load average before measurements: max {max(loads):.2f}. Near zero means "
-            "a quiet machine; large values mean the figures are disturbed.")  # fmt: skip
+    return (
+        f"other processes used {total:.1f} CPU-s in total while workers ran (worst: "
+        f"{worst:.1f} s during {rec['scenario']} {rec['client']} round {rec['round']}); "
+        f"1-min load average before measurements: max {max(loads):.2f}. Near zero means "
+        "a quiet machine; large values mean the figures are disturbed."
+    )
 
 
 # --------------------------------------------------------------------------- profiling
@@ -670,30 +754,105 @@ def show_profile(path: Path, top: int) -> str:
     raw = stats.stats  # type: ignore[attr-defined]
     total = sum(entry[2] for entry in raw.values()) or 1.0  # summed self time, all threads
     rows = sorted(raw.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
-    out = [f"  self time summed over all threads: {total:.2f} s "
-           "(profiled run; cProfile inflates call-heavy code)",
-           f"  {'self %':>7} {'cum %':>7} {'calls':>9}  function"]  # fmt: skip
+    out = [
+        f"  self time summed over all threads: {total:.2f} s "
+        "(profiled run; cProfile inflates call-heavy code)",
+        f"  {'self %':>7} {'cum %':>7} {'calls':>9}  function",
+    ]
     for (filename, line, func), (_, ncalls, tottime, cumtime, _) in rows:
         where = _short_path(filename)
-        out.append(f"  {100 * tottime / total:6.1f}% {100 * cumtime / total:6.1f}% {ncalls:>9}  "
-                   f"{func} ({where}:{line})")  # fmt: skip
+        out.append(
+            f"  {100 * tottime / total:6.1f}% {100 * cumtime / total:6.1f}% {ncalls:>9}  "
+            f"{func} ({where}:{line})"
+        )
+    out.append("  -- self time by layer (generic C builtins charged to their Python caller) --")
+    layers: dict[str, float] = {}
+    for (filename, _, func), (_, _, tottime, _, callers) in raw.items():
+        if filename == "~" and _c_category(func) is None and callers:
+            for (cfile, _, cfunc), caller_entry in callers.items():
+                layer = _layer(cfile, cfunc)
+                layers[layer] = layers.get(layer, 0.0) + caller_entry[2]
+            continue
+        layer = _layer(filename, func)
+        layers[layer] = layers.get(layer, 0.0) + tottime
+    for layer, seconds in sorted(layers.items(), key=lambda kv: kv[1], reverse=True)[:top]:
+        if seconds / total >= 0.005:
+            out.append(f"  {100 * seconds / total:6.1f}%  {layer}")
     libstore_rows = sorted(
         ((k, v) for k, v in raw.items() if "libstore" in k[0] and "/bench/" not in k[0]),
-        key=lambda kv: kv[1][3], reverse=True,
-    )[:top]  # fmt: skip
-    out.append(f"  -- libstore functions by cumulative time --")
+        key=lambda kv: kv[1][3],
+        reverse=True,
+    )[:top]
+    out.append("  -- libstore functions by cumulative time --")
     for (filename, line, func), (_, ncalls, tottime, cumtime, _) in libstore_rows:
-        out.append(f"  {100 * tottime / total:6.1f}% {100 * cumtime / total:6.1f}% {ncalls:>9}  "
-                   f"{func} ({_short_path(filename)}:{line})")  # fmt: skip
+        out.append(
+            f"  {100 * tottime / total:6.1f}% {100 * cumtime / total:6.1f}% {ncalls:>9}  "
+            f"{func} ({_short_path(filename)}:{line})"
+        )
     return "\n".join(out)
 
 
+_C_LAYERS = (  # first match wins; tokens are matched against cProfile's names of C functions
+    (("'acquire'", "'wait'", "SimpleQueue", "sleep", "'release'"), "C: locks / queues / waits"),
+    (("join' of 'bytes", "tobytes", "bytearray"), "C: memory copies (bytes.join, tobytes)"),
+    (("_socket.socket", "select.poll", "select.select", "getaddrinfo"), "C: socket I/O"),
+    (("_hashlib", "zlib.crc32", "_md5", "_sha", "hmac"), "C: hashing / CRC"),
+    (
+        ("_io.FileIO", "posix.pwrite", "posix.fsync", "posix.write", "posix.read", "truncate"),
+        "C: file I/O",
+    ),
+    (("_io.Buffered",), "C: buffered reads/writes (files and sockets)"),
+)
+
+
+def _c_category(func: str) -> str | None:
+    for names, layer in _C_LAYERS:
+        if any(name in func for name in names):
+            return layer
+    return None
+
+
+def _layer(filename: str, func: str) -> str:
+    """Which layer a profiled function belongs to (for the share-by-layer listing)."""
+    if filename == "~":  # a C function: classify by name
+        return _c_category(func) or "C: other builtins"
+    if "/bench/" in filename:
+        return "bench harness (the data source)"
+    if "/libstore/" in filename and "site-packages" not in filename:
+        return "libstore/" + filename.split("/libstore/", 1)[1]
+    for package in (
+        "requests",
+        "urllib3",
+        "botocore",
+        "boto3",
+        "s3transfer",
+        "minio",
+        "libcloud",
+        "lxml",
+        "charset_normalizer",
+        "idna",
+        "certifi",
+    ):
+        if f"site-packages/{package}/" in filename:
+            return package
+    if "/http/client.py" in filename or "/email/" in filename:
+        return "stdlib http.client + email (header parsing)"
+    if "/concurrent/" in filename or "/threading.py" in filename or "/queue.py" in filename:
+        return "stdlib threads / futures"
+    if "/urllib/" in filename:
+        return "stdlib urllib.parse"
+    return "stdlib " + _short_path(filename).split(":")[0]
+
+
 def _short_path(filename: str) -> str:
-    for marker in ("site-packages/", "/libstore/", "lib/python3"):
-        index = filename.find(marker)
-        if index != -1:
-            tail = filename[index + len(marker):] if marker != "/libstore/" else filename[index + 1:]
-            return tail
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1]
+    if "/libstore/" in filename:
+        return "libstore/" + filename.split("/libstore/", 1)[1]
+    index = filename.find("/lib/python3")
+    if index != -1:
+        rest = filename[index + len("/lib/python3") :]
+        return rest.split("/", 1)[1] if "/" in rest else rest
     return filename
 
 
@@ -701,31 +860,54 @@ def _short_path(filename: str) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="small sizes (32 MiB, 100 ops, 500 keys) and one round, for development")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes (32 MiB, 100 ops, 500 keys) and one round, for development",
+    )
     p.add_argument("--rounds", type=int, help="interleaved rounds (default 3; --quick: 1)")
-    p.add_argument("--only", help="comma-separated scenarios: w1,w2,w3,w4,w5 (default all)")
-    p.add_argument("--clients", help="comma-separated client ids: libstore,boto3,libcloud,minio,"
-                   "obstore,curl,curl-unsigned,libstore@cN (default all available)")
+    p.add_argument("--only", help="comma-separated scenarios: w1,w2,w3,w3c,w4,w5 (default all)")
+    p.add_argument(
+        "--clients",
+        help="comma-separated client ids: libstore,boto3,libcloud,minio,"
+        "obstore,curl,curl-unsigned,libstore@cN (default all available)",
+    )
     p.add_argument("--size-mib", type=int, help="size of w1/w2/w3 transfers (default 256)")
     p.add_argument("--chunk-kib", type=int, default=64, help="w1 generator chunk (default 64)")
     p.add_argument("--ops", type=int, help="w4 requests per phase (default 1000)")
     p.add_argument("--small-bytes", type=int, default=4096, help="w4 object size (default 4096)")
     p.add_argument("--list-keys", type=int, help="w5 keys (default 5000)")
-    p.add_argument("--concurrency", type=int, default=8,
-                   help="concurrency of the extra libstore@cN variant, measured when the "
-                        "installed libstore exposes a concurrency option (default 8)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="concurrency of the extra libstore@cN variant, measured when the "
+        "installed libstore exposes a concurrency option (default 8)",
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="per-worker timeout, s")
-    p.add_argument("--volume-size-mb", type=int, default=4096,
-                   help="SeaweedFS volume size limit (default 4096: few volume growths mid-run)")
-    p.add_argument("--profile", metavar="SCENARIOS",
-                   help="instead of benchmarking, cProfile each --clients (default libstore) "
-                        "once on these scenarios and print the hot spots")
+    p.add_argument(
+        "--volume-size-mb",
+        type=int,
+        default=4096,
+        help="SeaweedFS volume size limit (default 4096: few volume growths mid-run)",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="SCENARIOS",
+        help="instead of benchmarking, cProfile each --clients (default libstore) "
+        "once on these scenarios and print the hot spots",
+    )
     p.add_argument("--top", type=int, default=25, help="rows per profile listing")
-    p.add_argument("--profile-clock", choices=("cpu", "wall"), default="cpu",
-                   help="cpu (default): per-thread CPU time, the hot spots that burn cycles; "
-                        "wall: time including waits on the network and locks")
+    p.add_argument(
+        "--profile-clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="cpu (default): per-thread CPU time, the hot spots that burn cycles; "
+        "wall: time including waits on the network and locks",
+    )
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="JSON output directory")
     return p.parse_args(argv)
 
@@ -743,13 +925,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         rounds=args.rounds or (1 if quick else 3),
         timeout=args.timeout,
     )
-    for name, value in (("rounds", settings.rounds), ("ops", settings.n_ops),
-                        ("list keys", settings.list_keys), ("size", settings.size)):  # fmt: skip
+    for name, value in (
+        ("rounds", settings.rounds),
+        ("ops", settings.n_ops),
+        ("list keys", settings.list_keys),
+        ("size", settings.size),
+    ):
         if value < 1:
             raise SystemExit(f"{name} must be positive")
     if settings.rounds > 20 or settings.n_ops > 100_000 or settings.list_keys > 100_000:
         raise SystemExit("refusing an unbounded run: rounds <= 20, ops and keys <= 100000")
-    scenarios = [s.strip() for s in (args.profile or args.only or "w1,w2,w3,w4,w5").split(",")]
+    scenarios = [s.strip() for s in (args.profile or args.only or ",".join(SCENARIOS)).split(",")]
     for scenario in scenarios:
         if scenario not in SCENARIOS:
             raise SystemExit(f"unknown scenario {scenario!r} (choose from {', '.join(SCENARIOS)})")
@@ -776,8 +962,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta: dict[str, Any] = {
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "curl": _curl_version()[1],
         "libstore_source_sha256": libstore_fingerprint(),
         "settings": settings.__dict__,
@@ -785,9 +974,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "clients": [c.__dict__ for c in clients],
         "notes": notes,
     }
-    print(f"libstore sources fingerprint {meta['libstore_source_sha256']}; "
-          f"{settings.rounds} round(s); scenarios {','.join(scenarios)}; "
-          f"clients {','.join(c.id for c in clients)}")  # fmt: skip
+    print(
+        f"libstore sources fingerprint {meta['libstore_source_sha256']}; "
+        f"{settings.rounds} round(s); scenarios {','.join(scenarios)}; "
+        f"clients {','.join(c.id for c in clients)}"
+    )
     exit_code = 0
     try:
         bench.start()
@@ -805,9 +996,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code
     meta["libstore_source_sha256_at_end"] = libstore_fingerprint()
     if meta["libstore_source_sha256_at_end"] != meta["libstore_source_sha256"]:
-        print("\nWARNING: libstore's sources changed during the run "
-              f"({meta['libstore_source_sha256']} -> {meta['libstore_source_sha256_at_end']}); "
-              "the rounds may have measured different code")  # fmt: skip
+        print(
+            "\nWARNING: libstore's sources changed during the run "
+            f"({meta['libstore_source_sha256']} -> {meta['libstore_source_sha256_at_end']}); "
+            "the rounds may have measured different code"
+        )
     summary = summarize(bench.records, clients)
     infos: dict[str, Any] = {}
     for record in bench.records:
@@ -817,16 +1010,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     for cid, info in infos.items():
         print(f"  {cid}: {json.dumps(info, default=str)}")
     table = render(summary, clients, settings)
-    table += "\n" + interference(bench.records)
-    if notes:
-        table += "\n" + "\n".join(f"note: {note}" for note in notes)
+    table += "\n" + "\n".join(textwrap.wrap(interference(bench.records), width=110))
+    for note in notes:
+        table += "\n" + "\n".join(textwrap.wrap(f"note: {note}", width=110))
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     out_path = args.out / f"bench-{bench.run_id}{'-quick' if quick else ''}.json"
     meta["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
-    out_path.write_text(json.dumps({"meta": meta, "configurations": infos, "summary": summary,
-                                    "records": bench.records, "table": table},
-                                   indent=1, default=str))  # fmt: skip
+    out_path.write_text(
+        json.dumps(
+            {
+                "meta": meta,
+                "configurations": infos,
+                "summary": summary,
+                "records": bench.records,
+                "table": table,
+            },
+            indent=1,
+            default=str,
+        )
+    )
     print(f"\nraw results: {out_path}")
     failed = [r for r in bench.records if not r.get("ok") and not r.get("skipped")]
     if failed:
@@ -834,14 +1037,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return exit_code
 
 
-def profile_mode(bench: Bench, clients: list[ClientSpec], scenarios: Sequence[str],
-                 args: argparse.Namespace) -> int:  # fmt: skip
+def profile_mode(
+    bench: Bench, clients: list[ClientSpec], scenarios: Sequence[str], args: argparse.Namespace
+) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for scenario in scenarios:
         for client in clients:
             if scenario not in client.scenarios:
                 continue
-            path = args.out / f"profile-{client.id.replace('@', '-')}-{scenario}-{bench.run_id}.pstats"
+            path = (
+                args.out / f"profile-{client.id.replace('@', '-')}-{scenario}-{bench.run_id}.pstats"
+            )
             result = bench.measure(client, scenario, 0, 0, profile=str(path))
             print(f"\n### {client.id} {scenario} ({args.profile_clock} clock): {_one_line(result)}")
             if path.exists():

@@ -10,11 +10,13 @@ Every request goes to the loopback endpoint only.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import importlib.util
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -141,9 +143,22 @@ class RefClient:
     def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
         self._checked("PUT", (200,), "PUT", f"/{bucket}/{key}", body=data)
 
-    def put_file(self, bucket: str, key: str, path: Path, sha256_hex: str) -> None:
+    def put_file(
+        self,
+        bucket: str,
+        key: str,
+        path: Path,
+        sha256_hex: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self._checked(
-            "PUT", (200,), "PUT", f"/{bucket}/{key}", body_file=path, payload_hash=sha256_hex
+            "PUT",
+            (200,),
+            "PUT",
+            f"/{bucket}/{key}",
+            body_file=path,
+            payload_hash=sha256_hex,
+            headers=headers,
         )
 
     def delete(self, bucket: str, key: str) -> None:
@@ -214,6 +229,15 @@ def parallel_put(
         raise errors[0]
     if any(worker.is_alive() for worker in workers):
         raise RuntimeError("seeding did not finish within 600 s")
+
+
+def file_crc32_b64(path: Path) -> str:
+    """The file's CRC32 as S3's ``x-amz-checksum-crc32`` carries it (base64, big-endian)."""
+    crc = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_READ), b""):
+            crc = zlib.crc32(block, crc)
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
 
 
 def file_sha256(path: Path) -> str:

@@ -14,6 +14,7 @@ the expected bytes, and reports the key names it listed.
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import hashlib
 import json
@@ -30,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clients import ADAPTERS, Adapter, Unsupported  # noqa: E402
+from clients import ADAPTERS, Adapter, Unsupported
 
 MiB = 1024 * 1024
 
@@ -42,7 +43,7 @@ def small_body(key: str, size: int) -> bytes:
 
 
 def file_chunks(path: str, chunk: int) -> Iterator[bytes]:
-    """The w1 source: a generator of ``chunk``-byte pieces of the file (length unknown to the client)."""
+    """The w1 source: ``chunk``-byte pieces of the file; the client never learns the length."""
     with open(path, "rb", buffering=0) as handle:
         for _ in range(os.path.getsize(path) // chunk + 2):
             block = handle.read(chunk)
@@ -144,22 +145,36 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         out["rss_before_mib"] = _rss_now_mib()
         if scenario == "w1":
             chunks = file_chunks(spec["path"], spec["chunk"])
-            timer.run("upload", lambda: adapter.stream_upload(bucket, spec["key"], chunks),
-                      bytes=spec["size"])  # fmt: skip
+            timer.run(
+                "upload",
+                lambda: adapter.stream_upload(bucket, spec["key"], chunks),
+                bytes=spec["size"],
+            )
         elif scenario == "w2" and client_name == "curl":
             curl = adapter
-            timer.run("upload", lambda: curl.file_upload_curl(  # type: ignore[attr-defined]
-                bucket, spec["key"], Path(spec["path"]), spec["sha256"]), bytes=spec["size"])  # fmt: skip
+            timer.run(
+                "upload",
+                lambda: curl.file_upload_curl(  # type: ignore[attr-defined]
+                    bucket, spec["key"], Path(spec["path"]), spec["sha256"]
+                ),
+                bytes=spec["size"],
+            )
             usage = curl.child_rusage  # type: ignore[attr-defined]
             timer.phases["upload"]["cpu"] = usage.ru_utime + usage.ru_stime
             out["rss_peak_mib"] = usage.ru_maxrss / 1024
             out["rss_of"] = "curl process"
         elif scenario == "w2":
-            timer.run("upload", lambda: adapter.file_upload(bucket, spec["key"], Path(spec["path"])),
-                      bytes=spec["size"])  # fmt: skip
-        elif scenario == "w3":
-            timer.run("download", lambda: adapter.download(bucket, spec["key"], Path(spec["path"])),
-                      bytes=spec["size"])  # fmt: skip
+            timer.run(
+                "upload",
+                lambda: adapter.file_upload(bucket, spec["key"], Path(spec["path"])),
+                bytes=spec["size"],
+            )
+        elif scenario in ("w3", "w3c"):
+            timer.run(
+                "download",
+                lambda: adapter.download(bucket, spec["key"], Path(spec["path"])),
+                bytes=spec["size"],
+            )
         elif scenario == "w4":
             out["verify"] = small_ops(adapter, timer, spec)
         elif scenario == "w5":
@@ -174,10 +189,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         out["traceback"] = traceback.format_exc()[-6000:]
     finally:
         if adapter is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing is not measured
                 adapter.close()
-            except Exception:  # closing is not measured
-                pass
     out["phases"] = timer.phases
     if "rss_peak_mib" not in out:
         out["rss_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -194,21 +207,23 @@ def small_ops(adapter: Adapter, timer: Timer, spec: dict[str, Any]) -> dict[str,
     bodies = [small_body(key, size) for key in keys]
 
     def puts() -> list[Any]:
-        return [adapter.put_small(bucket, key, body) for key, body in zip(keys, bodies)]
+        return [
+            adapter.put_small(bucket, key, body) for key, body in zip(keys, bodies, strict=True)
+        ]
 
     handles = timer.run("put", puts, ops=n)
 
     def gets() -> list[bytes]:
-        return [adapter.get_small(bucket, key, h) for key, h in zip(keys, handles)]
+        return [adapter.get_small(bucket, key, h) for key, h in zip(keys, handles, strict=True)]
 
     got = timer.run("get", gets, ops=n)
 
     def heads() -> list[int]:
-        return [adapter.head_small(bucket, key, h) for key, h in zip(keys, handles)]
+        return [adapter.head_small(bucket, key, h) for key, h in zip(keys, handles, strict=True)]
 
     sizes = timer.run("head", heads, ops=n)
     return {
-        "get_mismatches": sum(1 for a, b in zip(got, bodies) if a != b),
+        "get_mismatches": sum(1 for a, b in zip(got, bodies, strict=True) if a != b),
         "head_mismatches": sum(1 for s in sizes if s != size),
         "keys": n,
     }

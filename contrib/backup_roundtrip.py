@@ -70,6 +70,7 @@ def open_driver(args: argparse.Namespace, scratch: Path) -> StorageDriver:
         host=args.host,
         port=args.port,
         region=args.region,
+        account=args.account,
     )
 
 
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", help="local driver base directory (default: a temp dir)")
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
-    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--region", help="region (default: the provider's)")
+    parser.add_argument("--account", help="account part of the endpoint (R2, OCI)")
     parser.add_argument("--insecure", action="store_true", help="plain HTTP")
     parser.add_argument("--key", default=os.environ.get("AWS_ACCESS_KEY_ID"))
     parser.add_argument("--secret", default=os.environ.get("AWS_SECRET_ACCESS_KEY"))

@@ -12,6 +12,15 @@ Example::
 from libstore.base import Container as Container
 from libstore.base import Object as Object
 from libstore.base import StorageDriver as StorageDriver
+from libstore.config import from_config as from_config
+from libstore.config import from_url as from_url
+from libstore.http.events import Event as Event
+from libstore.http.events import EventHooks as EventHooks
+from libstore.http.events import TransferStats as TransferStats
+from libstore.http.events import last_transfer_stats as last_transfer_stats
+from libstore.http.options import ClientOptions as ClientOptions
+from libstore.http.options import call_options as call_options
+from libstore.http.retry import RetryPolicy as RetryPolicy
 from libstore.registry import get_driver as get_driver
 from libstore.registry import registered_drivers as registered_drivers
 from libstore.registry import set_driver as set_driver
@@ -44,11 +53,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",
+    "ClientOptions",
     "Container",
     "ContainerAlreadyExistsError",
     "ContainerDoesNotExistError",
     "ContainerError",
     "ContainerIsNotEmptyError",
+    "Event",
+    "EventHooks",
     "InvalidArgumentError",
     "InvalidContainerNameError",
     "InvalidCredsError",
@@ -67,11 +79,17 @@ __all__ = [
     "RateLimitReachedError",
     "RequestTimeoutError",
     "ResponseError",
+    "RetryPolicy",
     "ServerError",
     "StorageDriver",
+    "TransferStats",
     "TransportError",
     "__version__",
+    "call_options",
+    "from_config",
+    "from_url",
     "get_driver",
+    "last_transfer_stats",
     "registered_drivers",
     "set_driver",
 ]

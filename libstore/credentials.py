@@ -1506,6 +1506,10 @@ class CredentialChain:
             return _describe(self.selected)
         return "the default credential chain"
 
+    def __repr__(self) -> str:
+        names = ", ".join(_describe(provider) for provider in self.providers)
+        return f"CredentialChain([{names}])"
+
     def __call__(self) -> Credentials:
         selected = self.selected
         if selected is not None:

@@ -650,7 +650,6 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         default_region="auto",
         signing_region="auto",
         location_constraint=None,
-        existing_bucket="error",
         equal_part_sizes=True,
         canned_acls=frozenset(),
         bulk_delete_content_md5=False,
@@ -684,7 +683,6 @@ _BASE_PRESETS: tuple[S3Preset, ...] = (
         addressing="virtual",
         https_only=True,
         location_constraint=None,
-        existing_bucket="error",
         canned_acls=frozenset({"private", "public-read"}),
         notes=(
             "An account lives in one region: pass the region of your bucket's endpoint "

@@ -112,7 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
-        parser.print_usage(sys.stderr)
         sys.stderr.write("libstore: usage error: no command given (see 'libstore --help')\n")
         return EXIT_USAGE
     if args.command == "completion":

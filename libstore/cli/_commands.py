@@ -426,10 +426,10 @@ def cmd_presign(ctx: Context) -> int:
     obj = Object(loc.key, 0, None, {}, {}, container, driver)
     presign: Callable[..., str] = driver.get_object_cdn_url
     params = inspect.signature(presign).parameters
-    if "ex_expiry" in params:
-        url = presign(obj, ex_expiry=expires)
-    elif "expires" in params:
+    if "expires" in params:  # seconds
         url = presign(obj, expires=expires)
+    elif "ex_expiry" in params:  # libcloud's: hours
+        url = presign(obj, ex_expiry=expires / 3600)
     else:
         url = presign(obj)  # raises NotSupportedError where there are no URLs at all
     expires_at = datetime.now(UTC) + timedelta(seconds=expires)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from libstore.cli._urls import store_schemes
+
 __all__ = ["completion_script"]
 
 _BASH = r"""# bash completion for libstore; load with: source <(libstore completion bash)
@@ -42,7 +44,7 @@ __CASES__
     elif [[ "$cmd" == completion ]]; then
         COMPREPLY=($(compgen -W "bash zsh" -- "$cur"))
     else
-        COMPREPLY=($(compgen -W "s3:// local:// file:// minio:// seaweedfs://" -- "$cur")
+        COMPREPLY=($(compgen -W "__SCHEMES__" -- "$cur")
                    $(compgen -f -- "$cur"))
         compopt -o nospace 2>/dev/null
     fi
@@ -84,5 +86,6 @@ def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
         .replace("__VALUED__", " ".join(sorted(valued)))
         .replace("__CASES__", "\n".join(cases))
         .replace("__GLOBAL__", " ".join(_options(parser)))
+        .replace("__SCHEMES__", " ".join(f"{s}://" for s in (*store_schemes(), "file")))
     )
     return _ZSH_PREFIX + script if shell == "zsh" else script

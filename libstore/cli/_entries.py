@@ -30,6 +30,7 @@ __all__ = [
     "list_prefix",
     "local_target",
     "object_mtime",
+    "stale_partials",
 ]
 
 #: Suffix of the temporary files written beside a destination before the final rename
@@ -46,6 +47,8 @@ class Entry:
     mtime: float | None
     path: str | None = None
     obj: Object | None = None
+    #: ``obj`` came from ``get_object`` (full metadata), not from a listing.
+    fetched: bool = False
 
 
 def object_mtime(obj: Object) -> float | None:
@@ -97,6 +100,16 @@ def list_dir(root: str, filters: Filters) -> Iterator[Entry]:
                 continue  # removed meanwhile, or a dangling link
             if stat.S_ISREG(st.st_mode):
                 yield Entry(rel, st.st_size, st.st_mtime, path=path)
+
+
+def stale_partials(root: str) -> Iterator[Entry]:
+    """Unfinished downloads left below ``root`` by a run that was killed."""
+    for current, _dirs, files in os.walk(root, onerror=_raise):
+        for name in sorted(files):
+            if name.startswith(".") and name.endswith(PARTIAL_SUFFIX):
+                path = os.path.join(current, name)
+                rel = os.path.relpath(path, root).replace(os.sep, "/")
+                yield Entry(rel, 0, None, path=path)
 
 
 def _raise(exc: OSError) -> None:

@@ -35,6 +35,7 @@ from libstore import (
     NotSupportedError,
     ObjectDoesNotExistError,
 )
+from libstore.credentials import CredentialsError
 
 __all__ = [
     "EXIT_ACCESS_DENIED",
@@ -115,6 +116,12 @@ def classify(exc: BaseException) -> int:
         return EXIT_INTERRUPTED
     if isinstance(exc, AccessDeniedError | PermissionError):
         return EXIT_ACCESS_DENIED
+    if isinstance(exc, ContainerAlreadyExistsError) and isinstance(
+        exc.__cause__, AccessDeniedError
+    ):
+        return EXIT_ACCESS_DENIED  # S3 says 403 both for others' buckets and for bad keys
+    if isinstance(exc, CredentialsError):
+        return EXIT_USAGE  # no credentials configured, or a profile that is not there
     if isinstance(exc, ContainerDoesNotExistError | ObjectDoesNotExistError | FileNotFoundError):
         return EXIT_NOT_FOUND
     if isinstance(
@@ -134,6 +141,10 @@ def classify(exc: BaseException) -> int:
 
 
 def _hint(exc: BaseException) -> str:
+    if isinstance(exc, ContainerAlreadyExistsError) and isinstance(
+        exc.__cause__, AccessDeniedError
+    ):
+        return " (or the server refused these credentials)"
     if isinstance(exc, ContainerIsNotEmptyError):
         return "; delete its objects first (rm -r) or use rb --force"
     if isinstance(exc, ContainerAlreadyExistsError):
@@ -144,6 +155,12 @@ def _hint(exc: BaseException) -> str:
 def _libstore_message(exc: LibstoreError) -> str:
     """The message, plus the structured fields it does not already mention."""
     text = exc.value or type(exc).__name__
+    if isinstance(exc, ContainerDoesNotExistError) and exc.container_name:
+        text = f"bucket {exc.container_name!r} does not exist"
+    elif isinstance(exc, ObjectDoesNotExistError) and exc.object_name:
+        text = f"object {exc.object_name!r} does not exist"
+        if exc.container_name:
+            text += f" in bucket {exc.container_name!r}"
     extra: list[str] = []
     if exc.container_name and repr(exc.container_name) not in text:
         extra.append(f"bucket {exc.container_name!r}")
@@ -151,7 +168,7 @@ def _libstore_message(exc: LibstoreError) -> str:
         extra.append(f"object {exc.object_name!r}")
     if exc.http_status is not None:
         extra.append(f"HTTP {exc.http_status}")
-    if exc.code:
+    if exc.code and exc.code not in text:
         extra.append(exc.code)
     if exc.request_id:
         extra.append(f"request id {exc.request_id}")

@@ -61,9 +61,9 @@ class Output:
         self._emit(line, self._records)
 
     def line(self, text: str) -> None:
-        """Print a result line (not in ``--quiet`` mode)."""
-        if not self.quiet:
-            self._emit(text, self._records)
+        """Print a result line (not in ``--quiet`` mode, nor while stdout carries data)."""
+        if not self.quiet and not self.stdout_is_data:
+            self._emit(text, self.stdout)
 
     def data_line(self, text: str) -> None:
         """Print output that is the command's result (``ls``, ``stat``, ``presign``)."""

@@ -30,6 +30,7 @@ from libstore.cli._entries import (
     local_target,
     object_mtime,
     prepare_parent,
+    stale_partials,
 )
 from libstore.cli._errors import EXIT_OK, UsageError
 from libstore.cli._urls import FileLoc, Location, StdioLoc, StoreLoc
@@ -38,11 +39,22 @@ __all__ = ["cmd_cp", "cmd_mv", "cmd_sync"]
 
 CHUNK = 1024 * 1024
 MiB = 1024 * 1024
+#: User metadata holding an uploaded file's modification time (seconds, as rclone writes it).
+MTIME_KEY = "mtime"
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 _MULTIPART_ETAG = re.compile(r"^([0-9a-f]{32})-(\d+)$")
 
 
 # -- the operations ---------------------------------------------------------------------------
+
+
+def recorded_mtime(obj: Object) -> float | None:
+    """The source file's modification time recorded at upload, if any."""
+    value = obj.meta_data.get(MTIME_KEY)
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
 
 
 def _container(loc: StoreLoc) -> Container:
@@ -82,9 +94,20 @@ def _upload_extra(ctx: Context) -> dict[str, Any] | None:
     return extra or None
 
 
+def _with_mtime(extra: dict[str, Any] | None, mtime: float) -> dict[str, Any]:
+    """``extra`` plus the source file's modification time in the ``mtime`` metadata."""
+    result = dict(extra or {})
+    meta = {MTIME_KEY: f"{mtime:.6f}"}
+    meta.update(result.get("meta_data") or {})
+    result["meta_data"] = meta
+    return result
+
+
 def upload_file(path: str, dst: StoreLoc, key: str, extra: dict[str, Any] | None) -> Any:
     def run(progress: ProgressFn) -> None:
-        dst.driver().upload_object(path, _container(dst), key, extra=extra, progress=progress)
+        with_time = _with_mtime(extra, os.stat(path).st_mtime)
+        driver = dst.driver()
+        driver.upload_object(path, _container(dst), key, extra=with_time, progress=progress)
 
     return run
 
@@ -102,8 +125,11 @@ def upload_stdin(dst: StoreLoc, key: str, extra: dict[str, Any] | None) -> Any:
 def download_file(obj: Object, path: str, shown: str) -> Any:
     def run(progress: ProgressFn) -> None:
         prepare_parent(path, shown)
-        obj.driver.download_object(obj, path, overwrite_existing=True, progress=progress)
-        _set_mtime(path, object_mtime(obj))
+        source = obj
+        if MTIME_KEY not in obj.meta_data:  # listings may lack metadata: ask for it
+            source = obj.driver.get_object(obj.container.name, obj.name)
+        source.driver.download_object(source, path, overwrite_existing=True, progress=progress)
+        _set_mtime(path, recorded_mtime(source) or object_mtime(source))
 
     return run
 
@@ -533,8 +559,29 @@ def _same_content(source: Entry, dest: Entry) -> bool | None:
     return None
 
 
-def _reason(source: Entry, dest: Entry | None, mode: str, dest_is_file: bool) -> str | None:
-    """Why ``source`` must be transferred, or ``None`` when the destination is current."""
+def _fetch_recorded(entry: Entry) -> float | None:
+    """The recorded time of an object entry, asking the store when the listing lacked it."""
+    if entry.obj is None:
+        return None
+    recorded = recorded_mtime(entry.obj)
+    if recorded is None and not entry.fetched:
+        entry.obj = entry.obj.driver.get_object(entry.obj.container.name, entry.obj.name)
+        entry.fetched = True
+        recorded = recorded_mtime(entry.obj)
+    return recorded
+
+
+def _same_time(a: float, b: float) -> bool:
+    return math.floor(a) == math.floor(b)
+
+
+def _reason(source: Entry, dest: Entry | None, mode: str) -> str | None:
+    """Why ``source`` must be transferred, or ``None`` when the destination is current.
+
+    Times compare to the second. A file's time is its modification time; an object's
+    is the source file's time recorded in its ``mtime`` metadata at upload, or else
+    the store's last-modified time. Downloads give files their object's time.
+    """
     if dest is None:
         return "new"
     if source.size != dest.size:
@@ -545,12 +592,28 @@ def _reason(source: Entry, dest: Entry | None, mode: str, dest_is_file: bool) ->
         same = _same_content(source, dest)
         if same is not None:
             return None if same else "checksum"
-    if source.mtime is None or dest.mtime is None:
+    src_time = _entry_time(source)
+    dst_time = _entry_time(dest)
+    if src_time is None or dst_time is None:
         return "time"
-    src_time, dst_time = math.floor(source.mtime), math.floor(dest.mtime)
-    if dest_is_file:  # downloads and local copies set the file's time to the source's
-        return "time" if src_time != dst_time else None
-    return "newer" if src_time > dst_time else None  # the store stamps its own time
+    if _same_time(src_time, dst_time):
+        return None
+    if dest.obj is not None and recorded_mtime(dest.obj) is None:
+        if math.floor(src_time) <= math.floor(dst_time):
+            return None  # not newer than the copy the store made (the AWS CLI's rule)
+        recorded = _fetch_recorded(dest)
+        if recorded is None:
+            return "time"  # a newer source, and no recorded time to say otherwise
+        dst_time = recorded
+    if source.obj is not None and recorded_mtime(source.obj) is None:
+        src_time = _fetch_recorded(source) or src_time
+    return None if _same_time(src_time, dst_time) else "time"
+
+
+def _entry_time(entry: Entry) -> float | None:
+    if entry.obj is not None:
+        return recorded_mtime(entry.obj) or entry.mtime
+    return entry.mtime
 
 
 def cmd_sync(ctx: Context) -> int:
@@ -564,15 +627,16 @@ def cmd_sync(ctx: Context) -> int:
     target = _Target(ctx, dst, create=not args.dry_run)
     existing = target.entries(filters)
     mode = "checksum" if args.checksum else "size" if args.size_only else "time"
-    dest_is_file = isinstance(dst, FileLoc)
     transfers: list[Task] = []
     for entry in entries:
-        reason = _reason(entry, existing.pop(entry.rel, None), mode, dest_is_file)
+        reason = _reason(entry, existing.pop(entry.rel, None), mode)
         if reason is not None:
             task = target.task(ctx, entry, src, None)
             task.extra["reason"] = reason
             transfers.append(task)
     deletes = [target.delete(e) for e in existing.values()] if args.delete else []
+    if args.delete and isinstance(dst, FileLoc) and os.path.isdir(target.root):
+        deletes += [target.delete(e) for e in stale_partials(target.root)]
     runner = Runner(ctx.out, args.jobs)
     if args.dry_run:
         runner.plan(transfers + deletes)

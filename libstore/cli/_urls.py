@@ -1,30 +1,27 @@
 """What the command line's URLs and paths name, and the drivers that serve them.
 
-Interim: when ``libstore.from_url`` and the SDK's configuration (issue 4) land, the
-``Resolver`` below should build its drivers through them and this module shrinks to
-:func:`parse` plus the location classes.
-
 Accepted forms:
 
-* ``s3://bucket/key`` (also ``minio://`` and ``seaweedfs://``, the S3 driver's
-  presets, which need an endpoint), ``s3://`` alone for "all buckets";
+* ``s3://bucket/key`` and every other scheme :func:`libstore.from_url` knows
+  (``s3a://``, ``minio://``, ``seaweedfs://``, ``wasabi://``, ``r2://``… one per
+  registered provider), ``s3://`` alone for "all buckets";
 * ``local://container/key``: the embedded local driver under ``--local-root`` /
-  ``LIBSTORE_LOCAL_ROOT``;
+  ``LIBSTORE_LOCAL_ROOT`` / the config file's ``local_root``;
 * ``file:///path`` and plain paths: the local file system;
 * ``-``: standard input or output.
 
-Settings come from, first to last: command-line flags, the libstore config file
-(TOML; ``--config``, ``LIBSTORE_CONFIG`` or ``~/.config/libstore/config.toml``,
-one table per profile), the environment (``AWS_ENDPOINT_URL_S3``,
-``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_DEFAULT_REGION``, ``AWS_ACCESS_KEY_ID``,
-``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``LIBSTORE_LOCAL_ROOT``) and
-last the AWS CLI's shared files (``~/.aws/credentials`` and ``~/.aws/config``).
-Credentials are taken as a whole from the first source that has an access key.
+Store drivers are built by the SDK's own configuration, :func:`libstore.config.resolve`
+(the engine of :func:`libstore.from_url`), from three levels: the command-line flags,
+then the selected table of the CLI's config file (TOML; ``--config``,
+``LIBSTORE_CONFIG`` or ``~/.config/libstore/config.toml``), then the environment
+(``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``LIBSTORE_*``…).
+Credentials not given by the flags or the file come from the SDK's credential
+chain (environment, ``~/.aws`` shared files and profiles, web identity, container
+and instance credentials).
 """
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 import tomllib
@@ -33,8 +30,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from libstore import Provider, StorageDriver, get_driver
+from libstore import Provider, StorageDriver, get_driver, registered_drivers
 from libstore.cli._errors import EXIT_NOT_FOUND, CliError, UsageError
+from libstore.config import ConfigError, resolve
 
 __all__ = [
     "FileLoc",
@@ -45,26 +43,20 @@ __all__ = [
     "StoreLoc",
 ]
 
-#: URL schemes served by the S3 driver family, and their provider names.
-S3_SCHEMES: dict[str, str] = {
-    "s3": Provider.S3,
-    "minio": Provider.MINIO,
-    "seaweedfs": Provider.SEAWEEDFS,
-}
 LOCAL_SCHEME = "local"
-STORE_SCHEMES = (*S3_SCHEMES, LOCAL_SCHEME)
+#: Schemes :func:`libstore.config.resolve` maps to a provider besides the provider names.
+_EXTRA_SCHEMES = {"s3a": "s3", "s3n": "s3", "r2": "cloudflare_r2", "gs": "google_storage"}
+#: A bucket name handed to the SDK's configuration only to build an unscoped driver.
+_ANY_BUCKET = "libstore-cli-any-bucket"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):(.*)$", re.DOTALL)
-_PROFILE_KEYS = frozenset(
-    {
-        "endpoint_url",
-        "region",
-        "access_key_id",
-        "secret_access_key",
-        "session_token",
-        "local_root",
-        "verify_ssl",
-    }
-)
+
+
+def store_schemes() -> list[str]:
+    """Every store URL scheme: the registered providers' names and their aliases."""
+    providers = registered_drivers()
+    names = {name for name in providers if re.fullmatch(r"[a-z][a-z0-9+.\-]*", name)}
+    names |= {alias for alias, provider in _EXTRA_SCHEMES.items() if provider in providers}
+    return sorted(names | {LOCAL_SCHEME})
 
 
 @dataclass(frozen=True)
@@ -140,7 +132,7 @@ class Resolver:
         self.settings = settings
         self.environ = dict(os.environ if environ is None else environ)
         self._drivers: dict[str, StorageDriver] = {}
-        self._profile_cache: dict[str, Any] | None = None
+        self._profile_cache: tuple[dict[str, Any], str | None] | None = None
         #: Secret values seen while building drivers, for redaction of debug output.
         self.secrets: set[str] = set()
 
@@ -162,8 +154,9 @@ class Resolver:
         if match is None or len(match.group(1)) == 1:  # "C:..." is a Windows drive
             return FileLoc(text, text, text.endswith(("/", os.sep)))
         scheme, rest = match.group(1).lower(), match.group(2)
+        schemes = store_schemes()
         if not rest.startswith("//"):
-            if scheme in (*STORE_SCHEMES, "file"):
+            if scheme in (*schemes, "file"):
                 raise UsageError(f"malformed URL {text!r}: expected {scheme}://BUCKET/KEY")
             return FileLoc(text, text, text.endswith(("/", os.sep)))  # "a:b" is a file name
         if scheme == "file":
@@ -179,8 +172,8 @@ class Resolver:
             if not path:
                 raise UsageError(f"malformed URL {text!r}: it names no path")
             return FileLoc(text, path, path.endswith("/"))
-        if scheme not in STORE_SCHEMES:
-            known = ", ".join(f"{s}://" for s in (*STORE_SCHEMES, "file"))
+        if scheme not in schemes:
+            known = ", ".join(f"{s}://" for s in (*schemes, "file"))
             raise UsageError(f"unknown URL scheme {scheme!r} in {text!r}; supported: {known}")
         container, _, key = rest[2:].partition("/")
         if not container and key:
@@ -189,28 +182,25 @@ class Resolver:
 
     # -- configuration ----------------------------------------------------------------------
 
-    def _profile_name(self) -> tuple[str, bool]:
-        for value in (
-            self.settings.profile,
-            self.environ.get("LIBSTORE_PROFILE"),
-            self.environ.get("AWS_PROFILE"),
-        ):
-            if value:
-                return value, True
-        return "default", False
-
-    def _config_profile(self) -> dict[str, Any]:
-        """The selected profile's table of the libstore config file ({} when none)."""
-        if self._profile_cache is not None:
-            return self._profile_cache
+    def _config_path(self) -> tuple[str, bool]:
         explicit = self.settings.config_file or self.environ.get("LIBSTORE_CONFIG")
         if explicit:
-            path = explicit
-        else:
-            home = self.environ.get("XDG_CONFIG_HOME") or os.path.join(
-                self.environ.get("HOME", os.path.expanduser("~")), ".config"
-            )
-            path = os.path.join(home, "libstore", "config.toml")
+            return explicit, True
+        home = self.environ.get("XDG_CONFIG_HOME") or os.path.join(
+            self.environ.get("HOME", os.path.expanduser("~")), ".config"
+        )
+        return os.path.join(home, "libstore", "config.toml"), False
+
+    def _profile(self) -> tuple[dict[str, Any], str | None]:
+        """The config file's table for the profile, and the AWS profile to use, if any.
+
+        ``--profile NAME`` (or ``LIBSTORE_PROFILE``) selects the table ``[NAME]`` of the
+        config file when it has one, and otherwise names an AWS profile of the shared
+        files (``~/.aws/credentials``, ``~/.aws/config``), as with the AWS CLI.
+        """
+        if self._profile_cache is not None:
+            return self._profile_cache
+        path, explicit = self._config_path()
         data: dict[str, Any] = {}
         try:
             with open(path, "rb") as handle:
@@ -220,85 +210,25 @@ class Resolver:
                 raise CliError(f"config file {path!r} does not exist", EXIT_NOT_FOUND) from None
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"config file {path!r} is not valid TOML: {exc}") from None
-        name, chosen = self._profile_name()
-        table = data.get(name, {})
-        if not isinstance(table, dict):
+        chosen = self.settings.profile or self.environ.get("LIBSTORE_PROFILE")
+        name = chosen or "default"
+        table = data.get(name)
+        if table is not None and not isinstance(table, dict):
             raise UsageError(f"config file {path!r}: [{name}] must be a table")
-        unknown = sorted(set(table) - _PROFILE_KEYS)
-        if unknown:
-            raise UsageError(
-                f"config file {path!r}: unknown setting(s) {', '.join(unknown)} in [{name}]; "
-                f"known: {', '.join(sorted(_PROFILE_KEYS))}"
-            )
-        if chosen and not table and not self._aws_section(name):
-            raise UsageError(f"profile {name!r} is not defined in {path!r} or the AWS files")
-        self._profile_cache = table
-        return table
+        aws_profile = chosen if table is None else None
+        self._profile_cache = (dict(table or {}), aws_profile)
+        return self._profile_cache
 
-    def _aws_section(self, name: str) -> dict[str, str]:
-        """The AWS CLI's settings for profile ``name`` (credentials file over config)."""
-        home = self.environ.get("HOME", os.path.expanduser("~"))
-        files = (
-            (self.environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"), True),
-            (
-                self.environ.get("AWS_SHARED_CREDENTIALS_FILE")
-                or os.path.join(home, ".aws", "credentials"),
-                False,
-            ),
-        )
-        merged: dict[str, str] = {}
-        for path, is_config in files:
-            parser = configparser.RawConfigParser()
-            try:
-                parser.read(path, encoding="utf-8")
-            except (configparser.Error, UnicodeDecodeError) as exc:
-                raise UsageError(f"cannot parse {path!r}: {exc}") from None
-            section = f"profile {name}" if is_config and name != "default" else name
-            if parser.has_section(section):
-                merged.update(parser.items(section))
-        return merged
-
-    def _setting(self, key: str, env_names: tuple[str, ...], aws_key: str | None) -> str | None:
+    def _setting(self, key: str, env_names: tuple[str, ...]) -> str | None:
         flag = getattr(self.settings, key, None)
         if flag:
             return str(flag)
-        value = self._config_profile().get(key)
+        value = self._profile()[0].get(key)
         if value:
             return str(value)
         for env in env_names:
             if self.environ.get(env):
                 return self.environ[env]
-        if aws_key:
-            return self._aws_section(self._profile_name()[0]).get(aws_key) or None
-        return None
-
-    def _credentials(self) -> tuple[str, str, str | None] | None:
-        s = self.settings
-        if s.access_key_id or s.secret_access_key:
-            if not (s.access_key_id and s.secret_access_key):
-                raise UsageError("--access-key-id and --secret-access-key go together")
-            return s.access_key_id, s.secret_access_key, None
-        table = self._config_profile()
-        if table.get("access_key_id"):
-            return (
-                str(table["access_key_id"]),
-                str(table.get("secret_access_key", "")),
-                table.get("session_token"),
-            )
-        env = self.environ
-        if env.get("AWS_ACCESS_KEY_ID"):
-            return (
-                env["AWS_ACCESS_KEY_ID"],
-                env.get("AWS_SECRET_ACCESS_KEY", ""),
-                env.get("AWS_SESSION_TOKEN") or None,
-            )
-        aws = self._aws_section(self._profile_name()[0])
-        if aws.get("aws_access_key_id"):
-            return (
-                aws["aws_access_key_id"],
-                aws.get("aws_secret_access_key", ""),
-                aws.get("aws_session_token") or None,
-            )
         return None
 
     # -- drivers ----------------------------------------------------------------------------
@@ -307,12 +237,12 @@ class Resolver:
         """The driver for ``scheme``, built once."""
         if scheme not in self._drivers:
             self._drivers[scheme] = (
-                self._local_driver() if scheme == LOCAL_SCHEME else self._s3_driver(scheme)
+                self._local_driver() if scheme == LOCAL_SCHEME else self._store_driver(scheme)
             )
         return self._drivers[scheme]
 
     def local_root(self) -> str:
-        root = self._setting("local_root", ("LIBSTORE_LOCAL_ROOT",), None)
+        root = self._setting("local_root", ("LIBSTORE_LOCAL_ROOT",))
         if not root:
             raise UsageError(
                 "local:// URLs need a base directory: pass --local-root DIR or set "
@@ -328,42 +258,50 @@ class Resolver:
             raise CliError(f"local root {root!r} does not exist (mb creates it)", EXIT_NOT_FOUND)
         return get_driver(Provider.LOCAL)(root)
 
-    def _s3_driver(self, scheme: str) -> StorageDriver:
-        endpoint = self._setting("endpoint_url", ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"), None)
-        region = (
-            self._setting("region", ("AWS_REGION", "AWS_DEFAULT_REGION"), "region") or "us-east-1"
-        )
-        if endpoint is None:
-            endpoint = self._aws_section(self._profile_name()[0]).get("endpoint_url")
-        creds = self._credentials()
-        if creds is None or not creds[1]:
-            raise UsageError(
-                f"no credentials for {scheme}://: set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or use a profile (--profile) of the config file"
-            )
-        key, secret, token = creds
-        self.secrets.update(v for v in (secret, token) if v)
-        options: dict[str, Any] = {"region": region, "token": token}
-        if endpoint:
-            parts = urllib.parse.urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise UsageError(
-                    f"invalid endpoint URL {endpoint!r}: expected http(s)://HOST[:PORT]"
-                )
-            if parts.path not in ("", "/") or parts.query:
-                raise UsageError(f"invalid endpoint URL {endpoint!r}: it must not have a path")
-            try:
-                port = parts.port
-            except ValueError:
-                raise UsageError(f"invalid endpoint URL {endpoint!r}: bad port") from None
-            options.update(host=parts.hostname, port=port, secure=parts.scheme == "https")
-        elif scheme != "s3":
-            raise UsageError(f"{scheme}:// URLs need an endpoint: pass --endpoint-url URL")
-        verify = self._config_profile().get("verify_ssl", True)
-        if self.settings.no_verify_ssl or verify is False:
+    def _store_driver(self, scheme: str) -> StorageDriver:
+        s = self.settings
+        options: dict[str, Any] = {}
+        if s.endpoint_url:
+            options["endpoint_url"] = s.endpoint_url
+        if s.region:
+            options["region"] = s.region
+        if s.no_verify_ssl:
             options["verify"] = False
-        cls: Any = get_driver(S3_SCHEMES[scheme])
-        driver: StorageDriver = cls(key, secret, **options)
+        table, aws_profile = self._profile()
+        table = {k: v for k, v in table.items() if k != "local_root"}
+        if s.access_key_id or s.secret_access_key:
+            if not (s.access_key_id and s.secret_access_key):
+                raise UsageError("--access-key-id and --secret-access-key go together")
+            options.update(key=s.access_key_id, secret=s.secret_access_key)
+            for name in (
+                "profile",
+                "key",
+                "secret",
+                "token",
+                "access_key_id",
+                "secret_access_key",
+                "session_token",
+                "aws_access_key_id",
+                "aws_secret_access_key",
+                "aws_session_token",
+            ):
+                table.pop(name, None)  # the flags' credentials replace the file's
+        elif aws_profile is not None:
+            options["profile"] = aws_profile
+        try:
+            config = resolve(
+                f"{scheme}://{_ANY_BUCKET}",
+                config=table or None,
+                environ=self.environ,
+                **options,
+            )
+            driver = config.create_driver()
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        for name in ("secret", "token"):
+            value = config.settings.get(name)
+            if isinstance(value, str) and value:
+                self.secrets.add(value)
         return driver
 
     def close(self) -> None:

@@ -279,10 +279,10 @@ class S3AccessMixin:
                     raise
                 error = errors[-1]
                 if not redirected and container_name is not None:
+                    # Transfer Acceleration's host is global: only a regional one moves.
+                    old_netloc = self._endpoint_for(container_name, False)[0]
                     new_region = self._redirect_region(error, container_name, region)
                     if new_region is not None:
-                        # Transfer Acceleration's host is global: only a regional one moves.
-                        old_netloc = self._endpoint_for(container_name, False)[0]
                         self._remember_region(container_name, new_region)
                         new_netloc = self._endpoint_for(container_name, False)[0]
                         url = _relocate(url, container_name, old_netloc, new_netloc)

@@ -269,7 +269,7 @@ def record_checksums(extra: dict[str, Any], headers: Mapping[str, str]) -> None:
         extra["checksum_type"] = kind
 
 
-def whole_object_checksum(obj: Object) -> tuple[str, str] | None:
+def whole_object_checksum(obj: Object, skip: Sequence[str] = ()) -> tuple[str, str] | None:
     """The whole-object checksum of ``obj`` a download can be verified against, if any.
 
     Skipped: COMPOSITE multipart checksums (``…-N``: a checksum of the parts'
@@ -284,6 +284,8 @@ def whole_object_checksum(obj: Object) -> tuple[str, str] | None:
     if multipart and kind != "FULL_OBJECT":
         return None
     for algorithm in CHECKSUM_ALGORITHMS:
+        if algorithm in skip:
+            continue
         value = obj.extra.get(f"checksum_{algorithm.lower()}")
         usable = isinstance(value, str) and value and "-" not in value
         if usable and checksum_available(algorithm):
@@ -291,11 +293,14 @@ def whole_object_checksum(obj: Object) -> tuple[str, str] | None:
     return None
 
 
-def verify_checksum_stream(chunks: Iterator[bytes], obj: Object, driver: Any) -> Iterator[bytes]:
+def verify_checksum_stream(
+    chunks: Iterator[bytes], obj: Object, driver: Any, skip: Sequence[str] = ()
+) -> Iterator[bytes]:
     """Pass ``chunks`` (a whole object) through, then check its ``x-amz-checksum-*``.
 
     The expected value is looked up when the first chunk arrives: the GET reply,
-    read by then, recorded it in ``obj.extra`` (:func:`record_checksums`).
+    read by then, recorded it in ``obj.extra`` (:func:`record_checksums`). Algorithms
+    in ``skip`` are left to the caller (the core checks CRC32 itself).
 
     Raises:
         ObjectHashMismatchError: The data does not match the store's checksum.
@@ -306,13 +311,13 @@ def verify_checksum_stream(chunks: Iterator[bytes], obj: Object, driver: Any) ->
     for chunk in chunks:
         if not started:
             started = True  # the GET reply has been read by now
-            expected = whole_object_checksum(obj)
+            expected = whole_object_checksum(obj, skip)
             if expected is not None:
                 algorithm, hasher = expected[0], new_hasher(expected[0])
         if hasher is not None:
             hasher.update(chunk)
         yield chunk
-    expected = whole_object_checksum(obj)
+    expected = whole_object_checksum(obj, skip)
     if expected is None:
         return
     if not started:  # an empty object
@@ -577,6 +582,10 @@ class ReadConditions:
 # -- tags ------------------------------------------------------------------------------------
 
 
+#: The characters besides letters and digits S3 accepts in tag keys and values.
+_TAG_PUNCTUATION = frozenset(" +-=._:/@")
+
+
 def parse_tags(value: Any, where: str) -> dict[str, str]:
     """Validate object tags against S3's limits (10 tags, keys ≤ 128, values ≤ 256 chars)."""
     if not isinstance(value, Mapping):
@@ -594,8 +603,12 @@ def parse_tags(value: Any, where: str) -> dict[str, str]:
         if key.lower().startswith("aws:"):
             raise _bad(f"tag key {key!r}: the 'aws:' prefix is reserved")
         for text in (key, item):
-            if _XML_UNSAFE.search(text) or any(0xD800 <= ord(c) <= 0xDFFF for c in text):
-                raise _bad(f"tag {key!r} contains control characters")
+            bad = [c for c in text if not (c.isalnum() or c in _TAG_PUNCTUATION)]
+            if bad:
+                raise _bad(
+                    f"tag {key!r} contains {bad[0]!r}; S3 allows letters, digits, spaces "
+                    f"and {' '.join(sorted(_TAG_PUNCTUATION - {' '}))}"
+                )
         tags[key] = item
     return tags
 
@@ -887,6 +900,11 @@ def remember_read_options(obj: Object, options: ReadOptions) -> Object:
 def read_options_of(obj: Object) -> ReadOptions:
     """The options attached to ``obj``, or the defaults."""
     return _READ_OPTIONS.get(obj) or ReadOptions()
+
+
+def version_query(version_id: str) -> str:
+    """``versionId=…`` for ``x-amz-copy-source`` (percent-encoded)."""
+    return f"versionId={quote(version_id, safe='')}"
 
 
 def parse_version_id(value: Any) -> str | None:

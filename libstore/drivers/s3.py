@@ -74,6 +74,7 @@ from libstore.drivers._s3_options import (
     S3WriteOptions,
     SSECustomerKey,
     check_sse_c_transport,
+    copy_object_headers,
     parse_read_key,
     parse_version_id,
     read_options_of,
@@ -82,6 +83,7 @@ from libstore.drivers._s3_options import (
     reply_checksums,
     reraise_preconditions,
     verify_checksum_stream,
+    version_query,
 )
 from libstore.drivers._s3_protocol import (
     DNS_BUCKET_NAME,
@@ -169,7 +171,9 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
     """Amazon S3 and S3-compatible stores.
 
     Args:
-        key: Access key id.
+        key: Access key id. Without ``key``, ``secret`` and ``credentials``, the
+            default credential chain of :mod:`libstore.credentials` is used (read
+            lazily, on the first request).
         secret: Secret access key.
         secure: Use HTTPS (default ``True``).
         host: Endpoint host; ``None`` means the preset's endpoint for ``region``
@@ -219,6 +223,16 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         preset: The provider preset (a name of :data:`libstore.providers.PRESETS` or
             an :class:`~libstore.providers.S3Preset`); ``None`` means the class's
             (``"s3"`` here, ``"wasabi"`` for ``get_driver(Provider.WASABI)``…).
+        credentials: Instead of ``key``/``secret``/``token``: a
+            :class:`~libstore.auth.Credentials`, a provider (any callable returning
+            ``Credentials``, e.g. :func:`libstore.credentials.default_chain` with a
+            profile), or :data:`libstore.credentials.ANONYMOUS` for unsigned requests.
+            Temporary credentials are refreshed before they expire, and once more when
+            the store answers ``ExpiredToken``/``RequestExpired`` (the request is replayed).
+        dualstack: Use Amazon S3's dual-stack (IPv4 and IPv6) endpoints.
+        fips: Use Amazon S3's FIPS endpoints.
+        accelerate: Use S3 Transfer Acceleration for object requests (bucket names
+            must be DNS-compatible without dots; not with ``fips``).
 
     Raises:
         InvalidArgumentError: An option is invalid or one the preset needs is missing.
@@ -712,6 +726,7 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         check_key(obj.name)
         read = read_options_of(obj)
         version = parse_version_id(version_id) or read.version_id
+        bypass = _bypass_headers(bypass_governance_retention)
         # S3 answers 204 for missing keys too; libcloud's contract reports them.
         if not (version and obj.extra.get("delete_marker")):  # a marker cannot be HEADed
             self.get_object(obj.container.name, obj.name, version_id=version, encryption=read.key)
@@ -719,7 +734,7 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
             "DELETE",
             self._url(obj.container.name, obj.name, [("versionId", version)] if version else []),
             f"deleting object {obj.name!r}",
-            headers=_bypass_headers(bypass_governance_retention),
+            headers=bypass,
             container_name=obj.container.name,
             object_name=obj.name,
             missing="object",
@@ -740,6 +755,10 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         if options.acl:
             self.preset.check_acl(options.acl, self)
             result["x-amz-acl"] = options.acl
+        if options.if_match or options.if_none_match:
+            self.preset.require("conditional_writes", self)
+        if options.checksum_algorithm:
+            self.preset.check_checksum(options.checksum_algorithm, self)
         if options.storage_class:
             result["x-amz-storage-class"] = options.storage_class
         for meta_name, value in options.meta_data.items():
@@ -1167,7 +1186,10 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
             headers["x-amz-metadata-directive"] = "REPLACE"
         if obj.hash:
             headers["x-amz-copy-source-if-match"] = f'"{obj.hash}"'
+        headers.update(self._copy_option_headers(obj, options))  # version, SSE, tags
         if obj.size > self.transfer.copy_threshold:
+            if not self.preset.upload_part_copy:  # no UploadPartCopy (Google): stream it
+                return super().copy_object(obj, container, object_name, extra, progress=progress)
             result = self._copy_in_parts(obj, container, object_name, headers)
         else:
             reply = self._call(
@@ -1182,7 +1204,7 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
             )
             result = strip_etag(child_text(parse_xml(reply.body, "copy reply"), "ETag"))
         ProgressTracker(progress, obj.size).add(obj.size)
-        copied = self.get_object(container.name, object_name)
+        copied = self.get_object(container.name, object_name, encryption=self._copy_key(options))
         if result and copied.hash and copied.hash != result:
             raise PreconditionFailedError(
                 f"{object_name!r} changed while it was being copied", self, object_name=object_name
@@ -1476,7 +1498,9 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
                     container_name=obj.container.name,
                     object_name=obj.name,
                 ) from failure
-            self._http._sleep(self._http.retry.backoff(attempts))
+            self._http.pause_before_retry(
+                attempts, method="GET", url=url, reason=f"interrupted: {type(failure).__name__}"
+            )
 
     # -- object options: encryption, versions, tags, bulk delete, lock, lifecycle ------------
     # (header builders and XML live in _s3_options.py and _s3_features.py)
@@ -1499,7 +1523,14 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         write = self._s3_write(options)
         for algorithm, value in reply_checksums(sent).items():
             obj.extra[f"checksum_{algorithm.lower()}"] = value
+        # What was asked for, where the reply does not say: SSE-C and SSE-KMS ETags are
+        # not MD5s, so the upload must not be "verified" (and deleted) against them.
+        kind = write.object_headers().get("x-amz-server-side-encryption")
+        if kind and kind != "AES256":
+            obj.extra.setdefault("server_side_encryption", kind)
         key = write.sse_customer_key
+        if key is not None:
+            obj.extra.setdefault("sse_customer_algorithm", "AES256")
         return remember_read_options(obj, ReadOptions(key=key)) if key is not None else obj
 
     def _read_url(self, obj: Object, query: Sequence[tuple[str, str | None]] = ()) -> str:
@@ -1516,6 +1547,35 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         )
         return remember_read_options(fresh, ReadOptions(read.version_id, read.key))
 
+    def _copy_option_headers(self, obj: Object, options: UploadOptions | None) -> dict[str, str]:
+        """CopyObject's S3 options: source version and SSE-C key, destination SSE and tags.
+
+        With ``options`` the destination's SSE, tags and lock headers already come from
+        :meth:`_upload_headers`; tags then need ``x-amz-tagging-directive: REPLACE``.
+        """
+        read = read_options_of(obj)
+        source_key = read.effective_key(self._object_defaults)
+        check_sse_c_transport(source_key, self.secure, self.host)
+        write = self._s3_write(options) if options is not None else None
+        headers = copy_object_headers(
+            source_key=source_key,
+            encryption=None if write is not None else self._object_defaults.encryption,
+            tags=dict(write.tags) if write is not None and write.tags else None,
+        )
+        headers.pop("x-amz-tagging", None)  # already set by _upload_headers
+        if read.version_id:
+            source = f"/{obj.container.name}/{quote_key(obj.name)}"
+            headers["x-amz-copy-source"] = f"{source}?{version_query(read.version_id)}"
+        return headers
+
+    def _copy_key(self, options: UploadOptions | None) -> SSECustomerKey | NoEncryption:
+        """The SSE-C key of a copy's destination (to HEAD it), or NoEncryption."""
+        if options is not None:
+            key = self._s3_write(options).sse_customer_key
+        else:
+            key = self._object_defaults.read_key()
+        return key if key is not None else NoEncryption()
+
     def _verified_stream(
         self,
         obj: Object,
@@ -1527,7 +1587,7 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         stream = super()._verified_stream(obj, start, end, chunk_size, progress)
         if start != 0 or end is not None:
             return stream
-        return verify_checksum_stream(stream, obj, self)
+        return verify_checksum_stream(stream, obj, self, skip=("CRC32",))  # base checks CRC32
 
     def _object_call(
         self,
@@ -1715,6 +1775,7 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
                 every item before the first request.
         """
         check_bucket_reference(container.name)
+        self.preset.require("bulk_delete", self)  # Content-MD5 is always sent with it
         targets: list[tuple[str, str | None]] = []
         for item in objects:
             if isinstance(item, Object):
@@ -1845,7 +1906,7 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
                 "GET", obj, [("legal-hold", None)], "reading the legal hold", version_id=version_id
             )
         except LibstoreError as exc:
-            if exc.code == "NoSuchObjectLockConfiguration":
+            if exc.code in ("NoSuchObjectLockConfiguration", "NoSuchObjectLegalHold"):
                 return False
             raise
         return parse_legal_hold(reply.body)

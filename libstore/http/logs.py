@@ -15,6 +15,9 @@ Loggers (all below ``libstore``, so ``logging.getLogger("libstore")`` controls t
     WARNING: an event hook raised.
 ``libstore.transfer``
     the transfer layer.
+``urllib3.*``
+    not libstore's, but it logs request lines (presigned URLs included) at DEBUG,
+    so importing libstore's HTTP layer attaches the same redaction to its loggers.
 
 Secrets are kept out at the source: URLs go through
 :func:`libstore.auth.redact_url` and headers through
@@ -49,7 +52,7 @@ _HEADER_SECRET = re.compile(
     r"|x-amz-server-side-encryption-customer-key(?!-md5)"
     r"|x-amz-copy-source-server-side-encryption-customer-key(?!-md5)"
     r"|x-goog-encryption-key|x-goog-copy-source-encryption-key|x-ms-encryption-key"
-    r"|x-ms-copy-source-authorization)['\"]?\s*[:=]\s*['\"]?)(?P<value>[^'\"\r\n}]+)"
+    r"|x-ms-copy-source-authorization)['\"]?\s*:\s*['\"]?)(?P<value>[^'\"\r\n}]+)"
 )
 # user:password@ in URLs.
 _URL_PASSWORD = re.compile(r"(?P<key>://[^/\s:@]+:)(?P<value>[^@\s]+)(?=@)")

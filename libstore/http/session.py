@@ -58,6 +58,18 @@ __all__ = [
 logger = get_logger("libstore.http")
 header_logger = get_logger("libstore.http.headers")
 
+# urllib3 logs request lines (path and query, so presigned signatures and tokens) at
+# DEBUG: its loggers get the same redaction as libstore's own.
+for _name in (
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+):
+    get_logger(_name)
+
 #: A request body: bytes, or a callable returning a fresh binary file for each attempt.
 Body = bytes | Callable[[], IO[bytes]] | None
 
@@ -277,6 +289,7 @@ class HttpClient:
             ]
         self._session = requests.Session()
         self._session.trust_env = False  # resolved once above; never per request
+        self._cookies = requests.cookies.RequestsCookieJar()
         adapter = _TlsAdapter(
             self.network.ssl_context, self.network.verify, options.pool_maxsize, socket_options
         )
@@ -483,7 +496,7 @@ class HttpClient:
                         len(result.body) if isinstance(result, Reply) else None, debug,
                     )  # fmt: skip
                     return result
-                error_body = _read_limited(response, None, deadline_at)
+                error_body = _read_limited(response, None)  # small: no deadline check
                 failure = self._parse_error(status, response.headers, error_body)
                 response.close()
                 self._report_response(
@@ -707,6 +720,7 @@ class HttpClient:
             prepared.url = url
             prepared.prepare_headers(send_headers)
             prepared.prepare_body(data, None)
+            prepared._cookies = self._cookies  # type: ignore[attr-defined]  # read, never written
             if hooks.wants("request_sent"):
                 length = prepared.headers.get("Content-Length")
                 hooks.emit(
@@ -725,14 +739,16 @@ class HttpClient:
                     redact_url(url),
                     redact_headers(prepared.headers),
                 )
-            adapter = self._session.get_adapter(url)
-            return adapter.send(
+            # Session.send (not the adapter directly) keeps requests-mock/responses
+            # working for applications that mock their HTTP in tests.
+            return self._session.send(
                 prepared,
                 stream=True,
                 timeout=timeout,
                 verify=self.network.verify,
                 cert=None,
                 proxies=self.network.proxies_for(url),
+                allow_redirects=False,
             )
         finally:
             if opened is not None:
@@ -854,9 +870,10 @@ def _tls_reason(exc: BaseException) -> str:
 
     for inner in _chain(exc):
         if isinstance(inner, ssl.SSLCertVerificationError):
-            detail = inner.verify_message or inner.reason or "certificate verify failed"
+            detail = inner.verify_message or inner.reason or "unknown reason"
             return (
-                f"the server's certificate is not trusted ({detail}); set ClientOptions("
+                f"the server's certificate is not trusted (certificate verify failed: {detail}); "
+                "set ClientOptions("
                 "ca_bundle=...) or AWS_CA_BUNDLE to the CA that issued it"
             )
         if isinstance(inner, ssl.SSLError) and inner.reason:

@@ -50,6 +50,7 @@ def clean_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]
     env["HOME"] = str(home)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["COLUMNS"] = "100"
+    env["AWS_EC2_METADATA_DISABLED"] = "true"  # never ask 169.254.169.254 for credentials
     env.update(extra or {})
     return env
 
@@ -160,9 +161,7 @@ def tree_digest(root: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted(root.rglob("*")):
         if path.is_file() and not path.is_symlink():
-            found[path.relative_to(root).as_posix()] = hashlib.sha256(
-                path.read_bytes()
-            ).hexdigest()
+            found[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
 
 
@@ -373,3 +372,24 @@ def iter_json_lines(stream: Any, deadline: float) -> Iterator[dict[str, Any]]:
             return
         if line.strip():
             yield json.loads(line)
+
+
+# -- stores -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Store:
+    """A bucket the tests may fill, on one backend, and a CLI configured for it."""
+
+    backend: str
+    scheme: str
+    bucket: str
+    cli: Cli
+    tmp: Path
+
+    def url(self, key: str = "") -> str:
+        return f"{self.scheme}://{self.bucket}/{key}"
+
+    def keys(self, prefix: str = "") -> list[str]:
+        result = self.cli.ok("ls", "-r", "--json", self.url(prefix))
+        return sorted(r["key"] for r in result.records() if r.get("type") == "object")

@@ -144,9 +144,12 @@ def test_track_transfer_logs_emits_and_remembers(caplog: pytest.LogCaptureFixtur
     hooks.register("transfer_finished", finished.append)
     hooks.register("part_completed", parts.append)
     logger = logging.getLogger("libstore.test.ops")
-    with caplog.at_level(logging.INFO, logger="libstore.test.ops"), track_transfer(
-        "upload", container="bkt", object_name="a/b.bin", hooks=hooks, driver="X", logger=logger
-    ) as stats:
+    with (
+        caplog.at_level(logging.INFO, logger="libstore.test.ops"),
+        track_transfer(
+            "upload", container="bkt", object_name="a/b.bin", hooks=hooks, driver="X", logger=logger
+        ) as stats,
+    ):
         assert current_transfer() is stats
         part_completed(1, 5 * 1024 * 1024, 0.5, method="PUT", url="http://h/b?X-Amz-Signature=ab")
         part_completed(2, 1024, 0.1)
@@ -170,9 +173,12 @@ def test_track_transfer_logs_emits_and_remembers(caplog: pytest.LogCaptureFixtur
 
 def test_track_transfer_records_failures(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("libstore.test.ops")
-    with caplog.at_level(logging.INFO, logger="libstore.test.ops"), pytest.raises(KeyError):
-        with track_transfer("delete", container="b", object_name="k", logger=logger):
-            raise KeyError("gone")
+    with (
+        caplog.at_level(logging.INFO, logger="libstore.test.ops"),
+        pytest.raises(KeyError),
+        track_transfer("delete", container="b", object_name="k", logger=logger),
+    ):
+        raise KeyError("gone")
     stats = last_transfer_stats()
     assert stats is not None and stats.error == "KeyError: 'gone'" and not stats.succeeded
     assert "delete b/k failed after" in caplog.records[-1].getMessage()

@@ -54,12 +54,23 @@ def test_redact_text_keeps_what_is_not_secret() -> None:
     assert redact_text(md5) == md5
     plain = "PUT http://127.0.0.1:9000/bkt/key?partNumber=2&uploadId=xyz -> 200"
     assert redact_text(plain) == plain
+    done = "GET https://h/k?X-Amz-Security-Token=<redacted>&X-Amz-Signature=<redacted> (attempt 1)"
+    assert redact_text(done) == done
+    url = f"GET https://h/k?X-Amz-Security-Token={TOKEN}&X-Amz-Signature={SIG}&a=b -> 200"
+    assert redact_text(url) == (
+        "GET https://h/k?X-Amz-Security-Token=<redacted>&X-Amz-Signature=<redacted>&a=b -> 200"
+    )
     assert redact_text("") == ""
 
 
 def test_filter_redacts_message_args_and_traceback() -> None:
     record = logging.LogRecord(
-        "libstore.x", logging.DEBUG, __file__, 1, "headers %s", ({"Authorization": f"Signature={SIG}"},),
+        "libstore.x",
+        logging.DEBUG,
+        __file__,
+        1,
+        "headers %s",
+        ({"Authorization": f"Signature={SIG}"},),
         None,
     )
     try:

@@ -139,9 +139,7 @@ def test_socks_without_pysocks_is_an_error(monkeypatch: pytest.MonkeyPatch) -> N
         ("10.0.0.1", 443, ("example.com",), False),
     ],
 )
-def test_no_proxy_matching(
-    host: str, port: int, entries: tuple[str, ...], expected: bool
-) -> None:
+def test_no_proxy_matching(host: str, port: int, entries: tuple[str, ...], expected: bool) -> None:
     assert bypasses_proxy(host, port, entries) is expected
 
 

@@ -505,3 +505,23 @@ def test_guard_part_sizes() -> None:
     with pytest.raises(InvalidArgumentError, match="last part"):
         _sizes(r2, [5, 5, 9])
     assert _sizes(PRESETS["s3"], [5, 6, 7]) == [5, 6, 7]
+
+
+# -- libstore.driverkit: the validation third-party drivers reuse ------------------------------
+
+
+def test_driverkit_exposes_the_bundled_validation() -> None:
+    from libstore import driverkit
+
+    assert set(driverkit.__all__) == {
+        "CANNED_ACLS",
+        "STORAGE_CLASSES",
+        "UploadOptions",
+        "parse_upload_extra",
+    }
+    options = driverkit.parse_upload_extra({"meta_data": {"Owner": "Alice"}, "acl": "private"})
+    assert isinstance(options, driverkit.UploadOptions)
+    assert dict(options.meta_data) == {"owner": "Alice"}
+    with pytest.raises(InvalidArgumentError):
+        driverkit.parse_upload_extra({"colour": "blue"})
+    assert "private" in driverkit.CANNED_ACLS

@@ -41,14 +41,19 @@ def test_star_import_gives_exactly_all() -> None:
 
 
 def test_exported_objects_come_from_their_home_modules() -> None:
-    from libstore import base, registry
+    from libstore import base, config, registry
     from libstore import types as types_module
+    from libstore.http import events, options, retry
 
     for name in libstore.__all__:
         if name == "__version__":
             continue
         value = getattr(libstore, name)
-        homes = [m for m in (base, registry, types_module) if getattr(m, name, None) is value]
+        homes = [
+            m
+            for m in (base, config, registry, types_module, events, options, retry)
+            if getattr(m, name, None) is value
+        ]
         assert homes, name
 
 

@@ -8,6 +8,7 @@ the driver sends, or refuses to send.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import re
@@ -292,6 +293,10 @@ def _constraint(body: Any) -> str | None:
          "eu-west-1", "eu-west-1"),
         (Provider.LINODE, {"region": "eu-central-1"},
          "https://new-bucket.eu-central-1.linodeobjects.com/", "eu-central-1", "eu-central-1"),
+        (Provider.CLOUDFLARE_R2, {"account": R2_ACCOUNT, "region": "eu"},
+         f"https://{R2_ACCOUNT}.eu.r2.cloudflarestorage.com/new-bucket", None, "auto"),
+        (Provider.BACKBLAZE_B2, {"region": "us-west-004"},
+         "https://new-bucket.s3.us-west-004.backblazeb2.com/", None, "us-west-004"),
     ],
 )  # fmt: skip
 def test_create_bucket_looks_first_then_sends_the_location(
@@ -306,7 +311,7 @@ def test_create_bucket_looks_first_then_sends_the_location(
     mock.add(responses.HEAD, bucket_url, status=404)
     mock.add(responses.PUT, bucket_url)
     container = driver.create_container("new-bucket")
-    assert container.extra == {"region": region}
+    assert container.extra == {"region": driver.region}
     assert [m for m, _ in sent(mock)] == ["HEAD", "PUT"]
     put = mock.calls[1].request
     assert _constraint(put.body) == constraint
@@ -316,13 +321,11 @@ def test_create_bucket_looks_first_then_sends_the_location(
 @pytest.mark.parametrize(
     ("provider", "options", "bucket_url", "constraint", "region"),
     [
-        (Provider.CLOUDFLARE_R2, {"account": R2_ACCOUNT, "region": "eu"},
-         f"https://{R2_ACCOUNT}.eu.r2.cloudflarestorage.com/new-bucket", None, "auto"),
         (Provider.GOOGLE_STORAGE, {}, "https://storage.googleapis.com/new-bucket", None, "auto"),
         (Provider.GOOGLE_STORAGE, {"region": "europe-west1"},
          "https://storage.googleapis.com/new-bucket", "europe-west1", "auto"),
-        (Provider.BACKBLAZE_B2, {"region": "us-west-004"},
-         "https://new-bucket.s3.us-west-004.backblazeb2.com/", None, "us-west-004"),
+        (Provider.MINIO, {"host": "minio.test"}, "https://minio.test/new-bucket", None,
+         "us-east-1"),
     ],
 )  # fmt: skip
 def test_create_bucket_in_one_request_where_the_store_reports_conflicts(
@@ -580,3 +583,62 @@ def test_list_objects_v1_preset_pages_with_markers(mock: responses.RequestsMock)
     for call in mock.calls:
         assert "list-type" not in (call.request.url or "")
         check_signed(call.request)
+
+
+@pytest.mark.parametrize(
+    ("provider", "extra", "message"),
+    [
+        (Provider.EXOSCALE, {"if_none_match": "*"}, "conditional writes"),
+        (Provider.EXOSCALE, {"if_match": "0123456789abcdef0123456789abcdef"},
+         "conditional writes"),
+        (Provider.GOOGLE_STORAGE, {"checksum_algorithm": "SHA256"}, "SHA256"),
+    ],
+)  # fmt: skip
+def test_extra_options_asking_for_a_missing_feature_are_refused(
+    mock: responses.RequestsMock, provider: str, extra: dict[str, str], message: str
+) -> None:
+    driver = make(provider)
+    with pytest.raises(NotSupportedError, match=message):
+        driver.upload_object_via_stream(iter([b"d"]), _container(driver), "k", extra=extra)
+    assert sent(mock) == []
+
+
+def test_bulk_delete_is_refused_where_the_store_lacks_it(mock: responses.RequestsMock) -> None:
+    driver = make(Provider.GOOGLE_STORAGE)
+    with pytest.raises(NotSupportedError, match="DeleteObjects"):
+        driver.delete_objects(_container(driver), ["a", "b"])
+    assert sent(mock) == []
+
+
+def test_bulk_delete_sends_content_md5(mock: responses.RequestsMock) -> None:
+    driver = make(Provider.WASABI, payload_signing="always")
+    assert PRESETS["wasabi"].bulk_delete_content_md5
+    url = "https://bkt.s3.us-east-1.wasabisys.com/?delete"
+    mock.add(
+        responses.POST,
+        url,
+        body=f'<DeleteResult xmlns="{S3_NS}"><Deleted><Key>a</Key></Deleted></DeleteResult>',
+    )
+    driver.delete_objects(_container(driver), ["a"])
+    request = mock.calls[0].request
+    body = request.body
+    assert isinstance(body, bytes)
+    assert request.headers["Content-MD5"] == base64.b64encode(hashlib.md5(body).digest()).decode()
+    check_signed(request, region="us-east-1")
+
+
+def test_large_copy_without_upload_part_copy_streams_instead(
+    mock: responses.RequestsMock,
+) -> None:
+    # Google has no UploadPartCopy: a copy above the threshold goes through this process.
+    driver = make(Provider.GOOGLE_STORAGE, transfer=TransferConfig(copy_threshold=1, concurrency=1))
+    md5 = hashlib.md5(b"abc").hexdigest()
+    source = driver._object_from_headers(
+        _container(driver), "src", {"ETag": f'"{md5}"', "Content-Length": "3"}
+    )
+    base = "https://storage.googleapis.com/bkt"
+    mock.add(responses.GET, f"{base}/src", body=b"abc", headers={"ETag": f'"{md5}"'})
+    mock.add(responses.PUT, f"{base}/dst", headers={"ETag": f'"{md5}"'})
+    copied = driver.copy_object(source, _container(driver), "dst")
+    assert (copied.name, copied.size) == ("dst", 3)
+    assert sent(mock) == [("GET", f"{base}/src"), ("PUT", f"{base}/dst")]
