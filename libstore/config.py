@@ -15,7 +15,9 @@ Three levels of settings, the first that sets a value wins:
 
 Settings are merged one by one, except the *location*: the bucket comes from the
 highest level that names one, and the prefix from that level or a higher one, so
-a ``LIBSTORE_PREFIX`` never lands inside a bucket named by an argument. When no
+a ``LIBSTORE_PREFIX`` never lands inside a bucket named by an argument; the
+credentials (key/secret/token, profile, anonymous) and the endpoint (endpoint_url,
+host/port) are likewise taken whole from the highest level giving any part. When no
 level gives a region for Amazon S3, the region of the AWS profile in
 ``~/.aws/config`` is used, then ``us-east-1`` (requests to a bucket elsewhere are
 redirected transparently). Credentials are not read here: unless key and secret,
@@ -104,6 +106,10 @@ _OWN_SETTINGS = frozenset(
     }
 )
 _SECRET_SETTINGS = frozenset({"secret", "token", "credentials"})
+_GROUPS = (
+    frozenset({"key", "secret", "token", "profile", "anonymous", "credentials"}),
+    frozenset({"endpoint_url", "host", "port"}),
+)
 _S3_SCHEMES = frozenset({"s3", "s3a", "s3n"})
 _SCHEME_PROVIDERS: dict[str, str] = {"r2": "cloudflare_r2", "gs": "google_storage"}
 _SUBSTITUTION = re.compile(
@@ -264,7 +270,7 @@ def _load_yaml(raw: bytes, name: str) -> Any:
     except ImportError:
         raise ConfigError(
             f"config file {name!r} is YAML, which needs PyYAML: pip install pyyaml "
-            "(or use TOML, which needs nothing)"
+            "(or pip install 'libstore[yaml]'; TOML needs nothing)"
         ) from None
     try:
         return yaml.safe_load(raw)
@@ -592,6 +598,13 @@ def resolve(
     elif section is not None:
         raise ConfigError("section= needs config=")
     levels.append(_environment_level(env))
+    # Credentials and the endpoint are taken whole from the highest level giving any part.
+    for group in _GROUPS:
+        owner = next((lvl for lvl in levels if group & lvl.values.keys()), None)
+        for level in levels:
+            if level is not owner:
+                for key in group:
+                    level.values.pop(key, None)
 
     bucket_level = next((lvl for lvl in levels if lvl.values.get("bucket")), None)
     if bucket_level is None:
@@ -782,7 +795,11 @@ def _s3_arguments(
         if "secure" in settings and _as_bool(settings["secure"], "secure", sources) != (
             parts.scheme == "https"
         ):
-            raise ConfigError(f"secure contradicts the scheme of endpoint_url {endpoint!r}")
+            rank, endpoint_rank = _rank(sources.get("secure")), _rank(sources.get("endpoint_url"))
+            if rank == endpoint_rank:
+                raise ConfigError(f"secure contradicts the scheme of endpoint_url {endpoint!r}")
+            if rank < endpoint_rank:  # a higher level says otherwise: it wins
+                kwargs["secure"] = not kwargs["secure"]
         settings.pop("secure", None)
         if port is not None:
             kwargs["port"] = port
@@ -830,6 +847,13 @@ def _profile_region(profile: str | None, environ: Mapping[str, str] | None) -> s
     settings = files.config.get(name) or {}
     region = settings.get("region")
     return region or None
+
+
+def _rank(source: str | None) -> int:
+    """0 for arguments, 1 for a config file or mapping, 2 for the environment."""
+    if source is None or source.startswith("argument"):
+        return 0
+    return 2 if source.startswith("environment") else 1
 
 
 def _as_bool(value: Any, key: str, sources: Mapping[str, str]) -> bool:

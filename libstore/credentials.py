@@ -52,7 +52,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
 
@@ -75,8 +75,10 @@ __all__ = [
     "ProcessProvider",
     "ProfileProvider",
     "RefreshingCredentials",
+    "SharedConfig",
     "StaticProvider",
     "WebIdentityProvider",
+    "credentials_for_driver",
     "default_chain",
     "parse_expiration",
     "read_shared_config",
@@ -1632,10 +1634,3 @@ def credentials_for_driver(
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"{driver_name}: invalid credentials: {exc}") from None
     return RefreshingCredentials(StaticProvider(static))
-
-
-def expires_in(credentials: Credentials, now: datetime | None = None) -> timedelta | None:
-    """How long ``credentials`` remain valid (``None`` when they do not expire)."""
-    if credentials.expires_at is None:
-        return None
-    return credentials.expires_at - (now or datetime.now(UTC))

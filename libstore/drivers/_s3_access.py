@@ -209,9 +209,14 @@ class S3AccessMixin:
         if region == driver.region:
             return driver.host
         parsed = parse_aws_s3_host(driver.host)
-        if parsed is None or parsed.bucket is not None or parsed.accelerate:
+        if parsed is not None and parsed.bucket is None and not parsed.accelerate:
+            return aws_s3_host(region, dualstack=self.dualstack, fips=self.fips)
+        if driver.custom_host or driver.preset.needs_account:
             return driver.host  # a custom endpoint serves every region itself
-        return aws_s3_host(region, dualstack=self.dualstack, fips=self.fips)
+        try:  # another preset with regional hosts (Wasabi, Scaleway…)
+            return driver.preset.endpoint_for(region=region, secure=driver.secure).host
+        except LibstoreError:
+            return driver.host
 
     def _endpoint_for(self, bucket: str | None, object_level: bool) -> tuple[str, bool]:
         """``(netloc, virtual)`` for a request on ``bucket`` (``None``: the service).

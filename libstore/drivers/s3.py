@@ -791,6 +791,8 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         send["Content-Length"] = str(size)
         if digests.crc32 is not None:
             send["x-amz-checksum-crc32"] = crc32_b64(digests.crc32)
+            # What AWS SDKs send too; some stores (moto) keep the checksum only with it.
+            send["x-amz-sdk-checksum-algorithm"] = "CRC32"
         self._apply_put_options(send, options, body)  # conditions, chosen checksum
         reply = self._call(
             "PUT",

@@ -480,7 +480,10 @@ def driver_options(
         if "retry_policy" in given:
             kwargs["retry"] = given["retry_policy"]
         elif "max_attempts" in given:
-            kwargs["retry"] = RetryPolicy(max_attempts=given["max_attempts"])
+            try:
+                kwargs["retry"] = RetryPolicy(max_attempts=given["max_attempts"])
+            except (TypeError, ValueError) as exc:
+                raise InvalidArgumentError(f"invalid max_attempts: {exc}") from exc
         options = ClientOptions(**kwargs)
     if options.hooks is None:
         options = replace(options, hooks=EventHooks())

@@ -616,3 +616,20 @@ def test_top_level_exports() -> None:
     assert libstore.from_url is from_url
     assert libstore.from_config is from_config
     assert isinstance(from_url("s3://b", key="a", secret="b", environ={}), ScopedDriver)
+
+
+def test_credentials_and_endpoint_are_taken_whole_from_one_level(no_requests: Any) -> None:
+    env = {"LIBSTORE_PROFILE": "ci", "AWS_ENDPOINT_URL": "https://env-endpoint:9000"}
+    config = resolve("s3://bkt", key="AKID", secret="s", host="mine.local", port=81, environ=env)
+    kwargs = config.driver_kwargs()
+    assert (kwargs["key"], kwargs["host"], kwargs["port"]) == ("AKID", "mine.local", 81)
+    assert "profile" not in config.settings
+    # a file's endpoint wins over the environment's, an explicit secure= over the file's scheme
+    filed = resolve(
+        "s3://bkt",
+        config={"endpoint_url": "https://file-endpoint"},
+        secure=False,
+        environ=env,
+    ).driver_kwargs()
+    assert (filed["host"], filed["secure"]) == ("file-endpoint", False)
+    assert resolve("s3://bkt", environ=env).driver_kwargs()["credentials"] is not None

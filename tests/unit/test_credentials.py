@@ -14,7 +14,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -809,10 +809,3 @@ def test_json_reply_helpers_report_codes() -> None:
     )
     assert _error_code(sts) == ("AccessDenied", "nope")
     assert _error_code(b"plain") == (None, None)
-
-
-@pytest.fixture
-def no_threads_left() -> Iterator[None]:
-    before = threading.active_count()
-    yield
-    assert threading.active_count() <= before

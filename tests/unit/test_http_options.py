@@ -183,6 +183,10 @@ def test_http_config_conflicts_with_its_shortcuts_and_converts() -> None:
 def test_driver_options_rejects_wrong_types() -> None:
     with pytest.raises(InvalidArgumentError, match="must be a ClientOptions"):
         driver_options({"verify": False})  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="invalid max_attempts"):
+        driver_options(None, max_attempts=0)
+    with pytest.raises(InvalidArgumentError, match="connect_timeout"):
+        driver_options(None, connect_timeout=-1)
 
 
 # -- call_options ---------------------------------------------------------------------------

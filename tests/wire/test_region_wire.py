@@ -309,3 +309,22 @@ def test_accelerate_refuses_dotted_buckets_before_sending(mock: responses.Reques
     with pytest.raises(InvalidArgumentError, match="Transfer Acceleration"):
         driver.get_object("my.bucket", "key")
     assert len(mock.calls) == 0
+
+
+def test_redirect_on_a_regional_preset_moves_to_its_regional_host(
+    mock: responses.RequestsMock,
+) -> None:
+    driver = aws_driver(preset="wasabi", region="us-east-1")
+    mock.add(
+        responses.HEAD,
+        "https://bkt.s3.us-east-1.wasabisys.com/key",
+        status=301,
+        headers={"x-amz-bucket-region": "eu-central-1"},
+    )
+    mock.add(
+        responses.HEAD,
+        "https://bkt.s3.eu-central-1.wasabisys.com/key",
+        headers={"ETag": '"0123456789abcdef0123456789abcdef"'},
+    )
+    driver.get_object("bkt", "key")
+    check_signed(mock.calls[1].request, region="eu-central-1")
