@@ -459,6 +459,7 @@ class Bench:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spec["path"])
         server_pid = self.server.process.pid if self.server and self.server.process else None
+        waited = self.wait_quiet(server_pid) if self.args.quiet_wait > 0 else None
         busy0, srv0, kids0 = _system_busy(), _process_cpu(server_pid), _children_cpu()
         load0 = os.getloadavg()[0]
         result = run_worker(spec, self.env, self.s.timeout)
@@ -467,6 +468,8 @@ class Bench:
         # Where the machine's CPU went while the worker ran: the worker (whole process,
         # imports included), SeaweedFS, and anything else (other load on the machine).
         env: dict[str, Any] = {"load1_before": load0, "worker_process_cpu": kids1 - kids0}
+        if waited is not None:
+            env["quiet_wait_s"], env["quiet_before"] = waited
         if srv0 is not None and srv1 is not None:
             env["server_cpu"] = srv1 - srv0
         if busy0 is not None and busy1 is not None:
@@ -485,6 +488,26 @@ class Bench:
         self.cleanup(spec)
         self.records.append(result)
         return result
+
+    def wait_quiet(self, server_pid: int | None) -> tuple[float, bool]:
+        """Wait (at most --quiet-wait s) until other processes leave the CPU nearly idle.
+
+        Returns the seconds waited and whether the machine was quiet at the end.
+        """
+        started = time.monotonic()
+        limit = self.args.quiet_wait
+        for _ in range(int(limit / 0.5) + 1):
+            busy0, srv0 = _system_busy(), _process_cpu(server_pid)
+            time.sleep(0.5)
+            busy1, srv1 = _system_busy(), _process_cpu(server_pid)
+            if busy0 is None or busy1 is None:
+                return 0.0, False
+            other = (busy1 - busy0) - ((srv1 or 0.0) - (srv0 or 0.0))
+            if other < 0.5 * 0.15:  # under 15% of one core over the last half second
+                return time.monotonic() - started, True
+            if time.monotonic() - started >= limit:
+                break
+        return time.monotonic() - started, False
 
     def verify(self, spec: dict[str, Any], result: dict[str, Any]) -> str | None:
         assert self.ref is not None
@@ -888,6 +911,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "installed libstore exposes a concurrency option (default 8)",
     )
     p.add_argument("--timeout", type=float, default=300.0, help="per-worker timeout, s")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each measurement wait up to S seconds for other processes to leave the "
+        "CPU idle (for shared machines; default 0: do not wait)",
+    )
     p.add_argument(
         "--volume-size-mb",
         type=int,

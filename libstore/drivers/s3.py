@@ -314,6 +314,8 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
             encryption=encryption, checksum=checksum, request_payer=request_payer
         )
         check_sse_c_transport(self._object_defaults.read_key(), bool(secure), self.host)
+        if isinstance(checksum, str) and checksum not in ("crc32", "md5"):
+            self.preset.check_checksum(checksum)  # an explicit choice the store must accept
         checksum = self._object_defaults.engine_checksum  # "sha256"…: MD5 + _s3_options
         if payload_signing not in ("auto", "always", "never"):
             raise InvalidArgumentError(f"invalid payload_signing {payload_signing!r}")
@@ -339,6 +341,11 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         )  # fmt: skip
         #: The driver's event hooks (:class:`~libstore.http.events.EventHooks`).
         self.hooks = self.options.hooks
+        if self.options.pool_maxsize < self.transfer.concurrency:
+            raise InvalidArgumentError(
+                f"pool_maxsize ({self.options.pool_maxsize}) is below the transfer concurrency "
+                f"({self.transfer.concurrency}): parallel parts would open and drop connections"
+            )
         self._http = HttpClient(self.options, parse_s3_error, driver_name=self.name)
 
     def __repr__(self) -> str:

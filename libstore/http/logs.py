@@ -36,7 +36,7 @@ import re
 import threading
 from typing import Final
 
-__all__ = ["RedactingFilter", "get_logger", "redact_text"]
+__all__ = ["LIBSTORE_LOGGERS", "RedactingFilter", "get_logger", "install_redaction", "redact_text"]
 
 _REDACTED: Final = "<redacted>"
 
@@ -150,3 +150,30 @@ def get_logger(name: str) -> logging.Logger:
                 logger.addFilter(_FILTER)
                 _INSTALLED.add(name)
     return logger
+
+
+def install_redaction(names: tuple[str, ...] | list[str]) -> None:
+    """Attach libstore's :class:`RedactingFilter` to each named logger (once).
+
+    Args:
+        names: Logger names.
+    """
+    for name in names:
+        get_logger(name)
+
+
+#: The loggers libstore's modules log on; each gets the :class:`RedactingFilter`.
+LIBSTORE_LOGGERS: Final = (
+    "libstore",
+    "libstore.cli",
+    "libstore.config",
+    "libstore.credentials",
+    "libstore.drivers.local",
+    "libstore.drivers.s3",
+    "libstore.hooks",
+    "libstore.http",
+    "libstore.http.headers",
+    "libstore.transfer",
+)
+
+install_redaction(LIBSTORE_LOGGERS)

@@ -35,7 +35,7 @@ from urllib3.connection import HTTPConnection
 
 from libstore.auth import redact_headers, redact_url
 from libstore.http.events import Event, EventHooks, _current, describe_error
-from libstore.http.logs import get_logger
+from libstore.http.logs import get_logger, install_redaction
 from libstore.http.network import NetworkSettings, resolve_network
 from libstore.http.options import ClientOptions, current_call_options
 from libstore.http.retry import RetryPolicy
@@ -60,15 +60,16 @@ header_logger = get_logger("libstore.http.headers")
 
 # urllib3 logs request lines (path and query, so presigned signatures and tokens) at
 # DEBUG: its loggers get the same redaction as libstore's own.
-for _name in (
-    "urllib3",
-    "urllib3.connection",
-    "urllib3.connectionpool",
-    "urllib3.poolmanager",
-    "urllib3.response",
-    "urllib3.util.retry",
-):
-    get_logger(_name)
+install_redaction(
+    (
+        "urllib3",
+        "urllib3.connection",
+        "urllib3.connectionpool",
+        "urllib3.poolmanager",
+        "urllib3.response",
+        "urllib3.util.retry",
+    )
+)
 
 #: A request body: bytes, or a callable returning a fresh binary file for each attempt.
 Body = bytes | Callable[[], IO[bytes]] | None

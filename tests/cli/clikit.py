@@ -182,6 +182,19 @@ class PipeRun:
     stderr: str
 
 
+#: Runs the CLI as its child and writes the child's peak RSS (KiB) to argv[1]. A small
+#: process in between matters: Linux carries the forking process's high-water mark
+#: over ``exec`` into ``ru_maxrss``, so measuring a direct child of pytest would report
+#: pytest's own size.
+_RSS_WRAPPER = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "os._exit(os.waitstatus_to_exitcode(status) & 0xFF)\n"
+)
+
+
 def run_measured(
     cli: Cli,
     args: list[str],
@@ -192,12 +205,12 @@ def run_measured(
     """Run the CLI with stdin fed by ``feed`` (or stdout hashed); measure its peak RSS.
 
     ``feed(stdin)`` writes the input and returns its (sha256, size). Without it,
-    standard output is read in bounded chunks and hashed. The peak RSS is the one
-    ``wait4`` reports for this very process.
+    standard output is read in bounded chunks and hashed.
     """
     started = time.monotonic()
+    rss_file = cli.cwd / f".rss-{os.getpid()}-{time.monotonic_ns()}"
     proc = subprocess.Popen(
-        [*CLI, *args],
+        [sys.executable, "-c", _RSS_WRAPPER, str(rss_file), *CLI, *args],
         stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
         stdout=subprocess.DEVNULL if feed else subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -245,18 +258,11 @@ def run_measured(
                 break
             digest.update(data)
             size += len(data)
-    status = None
-    for _ in range(int(timeout * 20) + 10):
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("the CLI did not finish in time")
-        time.sleep(0.05)
-    else:  # pragma: no cover
-        raise AssertionError("the CLI did not finish in time")
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    try:
+        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the CLI did not finish in time") from None
     seconds = time.monotonic() - started
     for thread in threads:
         thread.join(timeout=30)
@@ -264,9 +270,11 @@ def run_measured(
         sha, size = feeder_result[0] if feeder_result else ("no input", -1)
     else:
         sha = digest.hexdigest()
+    peak_kib = int(rss_file.read_text()) if rss_file.exists() else -1
+    rss_file.unlink(missing_ok=True)
     return PipeRun(
-        proc.returncode,
-        usage.ru_maxrss / 1024,  # KiB on Linux
+        code,
+        peak_kib / 1024,  # ru_maxrss is in KiB on Linux
         seconds,
         sha,
         size,

@@ -184,7 +184,8 @@ def test_local_root_flag_config_environment(cli: Cli, tmp_path: Path) -> None:
     shutil.copy(config, xdg / "config.toml")
     assert "from-config" in cli.ok("ls", "local://", env=env).stdout
     (xdg / "config.toml").unlink()
-    assert_error(cli.run("ls", "local://", "--profile", "missing", env=env), 2, "missing")
+    # --profile names a table of the config file, or else an AWS profile (for S3 URLs)
+    assert_error(cli.run("ls", "s3://bucket", "--profile", "missing", env=env), 2, "missing")
     config.write_text("[default]\nbogus = 1\n")
     assert_error(cli.run("ls", "local://", env=with_config), 2, "bogus")
     config.write_text("not toml [")

@@ -112,6 +112,19 @@ def test_conflicting_constructor_arguments_fail_early() -> None:
         make_driver(retry_policy=None, options=ClientOptions(ca_bundle="/nonexistent/ca.pem"))
 
 
+def test_pool_smaller_than_the_transfer_concurrency_is_an_error() -> None:
+    from libstore.transfer.config import TransferConfig
+
+    with pytest.raises(InvalidArgumentError, match="below the transfer concurrency"):
+        make_driver(
+            retry_policy=None,
+            options=ClientOptions(pool_maxsize=2),
+            transfer=TransferConfig(concurrency=8),
+        )
+    make_driver(retry_policy=None, options=ClientOptions(pool_maxsize=8),
+                transfer=TransferConfig(concurrency=8))  # fmt: skip
+
+
 def test_shortcuts_still_work() -> None:
     driver = make_driver(retry_policy=None, connect_timeout=2, read_timeout=3, max_attempts=4)
     assert (driver.options.connect_timeout, driver.options.read_timeout) == (2.0, 3.0)

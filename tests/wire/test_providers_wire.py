@@ -642,3 +642,9 @@ def test_large_copy_without_upload_part_copy_streams_instead(
     copied = driver.copy_object(source, _container(driver), "dst")
     assert (copied.name, copied.size) == ("dst", 3)
     assert sent(mock) == [("GET", f"{base}/src"), ("PUT", f"{base}/dst")]
+
+
+def test_an_explicit_checksum_the_store_refuses_fails_at_construction() -> None:
+    with pytest.raises(NotSupportedError, match="SHA256"):
+        make(Provider.GOOGLE_STORAGE, checksum="sha256")
+    assert make(Provider.S3, checksum="sha256").preset.name == "s3"
