@@ -1222,8 +1222,8 @@ def read_shared_config(
     conf_path = os.fspath(
         config_file or _env_value(environ, "AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config")
     )
-    cred_path = os.path.expanduser(cred_path)
-    conf_path = os.path.expanduser(conf_path)
+    cred_path = _expand_home(cred_path, environ)
+    conf_path = _expand_home(conf_path, environ)
     credentials = _read_ini(cred_path)
     config: dict[str, dict[str, str]] = {}
     for section, values in _read_ini(conf_path).items():
@@ -1235,6 +1235,14 @@ def read_shared_config(
                 # "[profile default]" wins over "[default]", as in the AWS CLI
                 config.setdefault(name, {}).update(values)
     return SharedConfig(credentials, config, cred_path, conf_path)
+
+
+def _expand_home(path: str, environ: Mapping[str, str]) -> str:
+    """``~`` is the ``HOME`` of ``environ`` when it has one, else the process's home."""
+    home = environ.get("HOME")
+    if home and (path == "~" or path.startswith(("~/", "~" + os.sep))):
+        return home + path[1:]
+    return os.path.expanduser(path)
 
 
 def _read_ini(path: str) -> dict[str, dict[str, str]]:

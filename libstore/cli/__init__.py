@@ -13,8 +13,10 @@ import re
 import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import TextIO
 
 from libstore.cli._commands import (
     cmd_cat,
@@ -87,6 +89,19 @@ class _RedactingFormatter(logging.Formatter):
         return self._redact(super().format(record))
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings (an expiry shortened by temporary credentials…) as one line each."""
+    text = " ".join(str(message).split())
+    (file or sys.stderr).write(f"libstore: warning: {text}\n")
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(EXIT_TERMINATED)
 
@@ -155,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().addHandler(handler)
         logging.getLogger().setLevel(logging.DEBUG)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    if not args.debug:
+        warnings.showwarning = _show_warning
     ctx = Context(args, out, resolver)
     try:
         with out.display:

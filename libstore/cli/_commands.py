@@ -16,7 +16,7 @@ from libstore.cli._engine import Runner, Task
 from libstore.cli._entries import Filters, dir_prefix, list_dir
 from libstore.cli._errors import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, CliError, UsageError
 from libstore.cli._progress import human_size
-from libstore.cli._transfers import CHUNK
+from libstore.cli._transfers import CHUNK, read_chunks
 from libstore.cli._urls import LOCAL_SCHEME, FileLoc, StdioLoc, StoreLoc
 
 __all__ = [
@@ -338,7 +338,7 @@ def cmd_cat(ctx: Context) -> int:
             if os.path.isdir(loc.path):
                 raise UsageError(f"{loc.text!r} is a directory")
             with open(loc.path, "rb") as handle:
-                for block in iter(lambda h=handle: h.read(CHUNK), b""):  # type: ignore[misc]
+                for block in read_chunks(handle.read):
                     out.write(block)
             continue
         if not loc.key or loc.key.endswith("/"):

@@ -41,6 +41,8 @@ CHUNK = 1024 * 1024
 MiB = 1024 * 1024
 #: User metadata holding an uploaded file's modification time (seconds, as rclone writes it).
 MTIME_KEY = "mtime"
+#: An operation: it transfers, reporting progress to its argument.
+Run = Callable[[ProgressFn], None]
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 _MULTIPART_ETAG = re.compile(r"^([0-9a-f]{32})-(\d+)$")
 
@@ -61,7 +63,7 @@ def _container(loc: StoreLoc) -> Container:
     return Container(loc.need_container(), {}, loc.driver())
 
 
-def _read_chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:
+def read_chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:
     while True:
         data = read(CHUNK)
         if not data:
@@ -103,7 +105,7 @@ def _with_mtime(extra: dict[str, Any] | None, mtime: float) -> dict[str, Any]:
     return result
 
 
-def upload_file(path: str, dst: StoreLoc, key: str, extra: dict[str, Any] | None) -> Any:
+def upload_file(path: str, dst: StoreLoc, key: str, extra: dict[str, Any] | None) -> Run:
     def run(progress: ProgressFn) -> None:
         with_time = _with_mtime(extra, os.stat(path).st_mtime)
         driver = dst.driver()
@@ -112,9 +114,9 @@ def upload_file(path: str, dst: StoreLoc, key: str, extra: dict[str, Any] | None
     return run
 
 
-def upload_stdin(dst: StoreLoc, key: str, extra: dict[str, Any] | None) -> Any:
+def upload_stdin(dst: StoreLoc, key: str, extra: dict[str, Any] | None) -> Run:
     def run(progress: ProgressFn) -> None:
-        chunks = _read_chunks(sys.stdin.buffer.read)
+        chunks = read_chunks(sys.stdin.buffer.read)
         dst.driver().upload_object_via_stream(
             chunks, _container(dst), key, extra=extra, progress=progress
         )
@@ -122,7 +124,7 @@ def upload_stdin(dst: StoreLoc, key: str, extra: dict[str, Any] | None) -> Any:
     return run
 
 
-def download_file(obj: Object, path: str, shown: str) -> Any:
+def download_file(obj: Object, path: str, shown: str) -> Run:
     def run(progress: ProgressFn) -> None:
         prepare_parent(path, shown)
         source = obj
@@ -134,7 +136,7 @@ def download_file(obj: Object, path: str, shown: str) -> Any:
     return run
 
 
-def download_stdout(obj: Object) -> Any:
+def download_stdout(obj: Object) -> Run:
     def run(progress: ProgressFn) -> None:
         out = sys.stdout.buffer
         for chunk in obj.driver.download_object_as_stream(obj, CHUNK, progress=progress):
@@ -144,7 +146,7 @@ def download_stdout(obj: Object) -> Any:
     return run
 
 
-def copy_object(obj: Object, dst: StoreLoc, key: str, extra: dict[str, Any] | None) -> Any:
+def copy_object(obj: Object, dst: StoreLoc, key: str, extra: dict[str, Any] | None) -> Run:
     def run(progress: ProgressFn) -> None:
         target: StorageDriver = dst.driver()
         container = _container(dst)
@@ -172,7 +174,7 @@ def copy_object(obj: Object, dst: StoreLoc, key: str, extra: dict[str, Any] | No
     return run
 
 
-def copy_local(src: str | None, dst: str | None, shown: str) -> Any:
+def copy_local(src: str | None, dst: str | None, shown: str) -> Run:
     """File or stdin (``None``) to a file or stdout (``None``)."""
 
     def run(progress: ProgressFn) -> None:
@@ -181,7 +183,7 @@ def copy_local(src: str | None, dst: str | None, shown: str) -> Any:
         try:
             total = os.fstat(source.fileno()).st_size if src is not None else None
             if dst is None:
-                for chunk in _read_chunks(source.read):
+                for chunk in read_chunks(source.read):
                     sys.stdout.buffer.write(chunk)
                     done += len(chunk)
                     progress(done, total)
@@ -189,7 +191,7 @@ def copy_local(src: str | None, dst: str | None, shown: str) -> Any:
                 return
             prepare_parent(dst, shown)
             with atomic_file(dst) as fd:
-                for chunk in _read_chunks(source.read):
+                for chunk in read_chunks(source.read):
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view) :]

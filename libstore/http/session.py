@@ -885,7 +885,14 @@ def _tls_reason(exc: BaseException) -> str:
                     "certificate (ClientOptions(client_cert=..., client_key=...))"
                 )
             return f"the TLS handshake failed ({reason})"
-    return "TLS negotiation failed"
+    links = list(_chain(exc))
+    cause = links[-1] if links else exc
+    text = str(cause).splitlines()[0] if str(cause) else ""
+    detail = type(cause).__name__ + (f": {text[:120]}" if text and "://" not in text else "")
+    return (
+        f"the TLS session failed ({detail}); check that the server's certificate is trusted "
+        "and, if the server requires one, the client certificate (ClientOptions(client_cert=...))"
+    )
 
 
 def _transport_error(exc: BaseException, method: str, url: str) -> LibstoreError:

@@ -102,6 +102,8 @@ def test_cp_file_up_and_down(store: Store, tmp_path: Path) -> None:
     assert code == 0 and stdout == data and stderr == ""
     code, stdout, _ = cli.run_bytes("cp", store.url("2026/report.bin"), "-")
     assert code == 0 and stdout == data
+    code, stdout, _ = cli.run_bytes("cat", store.url("2026/report.bin"), "report.bin")
+    assert code == 0 and stdout == data + data
     info = cli.ok("stat", "--json", store.url("2026/meta.bin")).records()[0]
     assert info["size"] == len(data)
     assert info["content_type"] == "application/x-test"

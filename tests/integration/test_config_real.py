@@ -16,6 +16,12 @@ from libstore.types import AccessDeniedError
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no real ~/.aws
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 def plain(endpoint: S3Endpoint) -> S3StorageDriver:
     return S3StorageDriver(
         endpoint.access_key, endpoint.secret_key, secure=False, host="127.0.0.1",

@@ -809,3 +809,14 @@ def test_json_reply_helpers_report_codes() -> None:
     )
     assert _error_code(sts) == ("AccessDenied", "nope")
     assert _error_code(b"plain") == (None, None)
+
+
+def test_shared_files_follow_the_home_of_the_given_environment(tmp_path: Path) -> None:
+    home = tmp_path / "elsewhere-home"
+    write(home / ".aws" / "credentials", "[default]\naws_access_key_id = AKIDHOME2\n"
+          "aws_secret_access_key = s\n")  # fmt: skip
+    creds = ProfileProvider(environ={"HOME": str(home)})()
+    assert creds is not None and creds.access_key == "AKIDHOME2"
+    assert read_shared_config(environ={"HOME": str(home)}).credentials_file == str(
+        home / ".aws" / "credentials"
+    )
