@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import ssl
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -93,6 +94,9 @@ def test_environment_is_never_read_per_request(
     monkeypatch.setattr(requests.Session, "merge_environment_settings", forbidden)
     monkeypatch.setattr(requests.utils, "get_environ_proxies", forbidden)
     monkeypatch.setattr(requests.utils, "should_bypass_proxies", forbidden)
+    monkeypatch.setattr(requests.Session, "__init__", forbidden)  # no session per request
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "__init__", forbidden)
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", forbidden)  # CAs loaded once
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # too late: resolved at construction
     monkeypatch.delenv("NO_PROXY")
     for _ in range(3):
