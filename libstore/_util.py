@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 
-def rechunk(chunks: Iterable[bytes], max_size: int) -> Iterator[bytes]:
+def rechunk(chunks: Iterable[bytes | bytearray], max_size: int) -> Iterator[bytes]:
     """Yield the bytes of ``chunks`` in pieces of at most ``max_size`` bytes, never empty ones.
 
     Pieces are sliced from a ``memoryview`` so a large input chunk is not copied

@@ -451,7 +451,9 @@ class StorageDriver(abc.ABC):
         """
 
     @abc.abstractmethod
-    def _read_object(self, obj: Object, start_bytes: int, end_bytes: int | None) -> Iterator[bytes]:
+    def _read_object(
+        self, obj: Object, start_bytes: int, end_bytes: int | None
+    ) -> Iterator[bytes | bytearray]:
         """*Primitive*: yield the bytes of ``obj`` from ``start_bytes`` to ``end_bytes``.
 
         The range is already validated (``end_bytes`` exclusive, ``None`` meaning the

@@ -328,7 +328,9 @@ class ScopedDriver(StorageDriver):
             self._unwrap(obj), start_bytes, end_bytes, chunk_size, **kwargs
         )
 
-    def _read_object(self, obj: Object, start_bytes: int, end_bytes: int | None) -> Iterator[bytes]:
+    def _read_object(
+        self, obj: Object, start_bytes: int, end_bytes: int | None
+    ) -> Iterator[bytes | bytearray]:
         return self.driver._read_object(self._unwrap(obj), start_bytes, end_bytes)
 
     def _content_md5(self, obj: Object) -> str | None:

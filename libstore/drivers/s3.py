@@ -1382,14 +1382,18 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         return etag.lower()
 
     @observed("download", stream=True)
-    def _read_object(self, obj: Object, start_bytes: int, end_bytes: int | None) -> Iterator[bytes]:
+    def _read_object(
+        self, obj: Object, start_bytes: int, end_bytes: int | None
+    ) -> Iterator[bytes | bytearray]:
         config = self.transfer
         stop = obj.size if end_bytes is None else end_bytes
         if obj.hash and config.concurrency > 1 and stop - start_bytes > config.download_threshold:
             return self._read_ahead(obj, start_bytes, stop, obj.hash)
         return self._read_range(obj, start_bytes, end_bytes, None)
 
-    def _read_ahead(self, obj: Object, start: int, stop: int, etag: str) -> Iterator[bytes]:
+    def _read_ahead(
+        self, obj: Object, start: int, stop: int, etag: str
+    ) -> Iterator[bytes | bytearray]:
         """Yield ``start``..``stop`` in order while up to ``concurrency`` ranges download ahead.
 
         Every range is pinned to ``etag``; read-ahead holds at most ``concurrency``
@@ -1399,11 +1403,26 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         step = config.download_part_size
         ranges = iter([(a, min(a + step, stop)) for a in range(start, stop, step)])
 
-        def fetch(bounds: tuple[int, int]) -> bytes:
-            return b"".join(self._read_range(obj, bounds[0], bounds[1], etag))
+        def fetch(bounds: tuple[int, int]) -> bytearray:
+            # One buffer per range, filled in place: no list of chunks and no join copy.
+            buffer = bytearray(bounds[1] - bounds[0])
+            view = memoryview(buffer)
+            position = 0
+            for chunk in self._read_range(obj, bounds[0], bounds[1], etag):
+                view[position : position + len(chunk)] = chunk
+                position += len(chunk)
+            view.release()
+            if position != len(buffer):
+                raise ObjectHashMismatchError(
+                    f"range {bounds[0]}-{bounds[1]} returned {position} bytes",
+                    self,
+                    obj.name,
+                    container_name=obj.container.name,
+                )
+            return buffer
 
         with cf.ThreadPoolExecutor(config.concurrency, thread_name_prefix="libstore-ahead") as pool:
-            window: list[cf.Future[bytes]] = []
+            window: list[cf.Future[bytearray]] = []
             try:
                 for bounds in itertools.islice(ranges, config.concurrency):
                     window.append(pool.submit(fetch, bounds))
