@@ -15,6 +15,7 @@ import itertools
 import mimetypes
 import os
 import re
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ from libstore.drivers._s3_protocol import (
     strip_etag,
     validate_bucket_name,
 )
+from libstore.http.events import bind_context, part_completed
 from libstore.http.observe import observed
 from libstore.http.options import ClientOptions, driver_options
 from libstore.http.retry import RetryPolicy
@@ -1257,7 +1259,8 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
         try:
             with cf.ThreadPoolExecutor(self.transfer.concurrency) as pool:
                 futures = [
-                    pool.submit(copy_part, n, a, b) for n, (a, b) in enumerate(ranges, start=1)
+                    pool.submit(bind_context(copy_part), n, a, b)
+                    for n, (a, b) in enumerate(ranges, start=1)
                 ]
                 try:
                     parts = [future.result() for future in futures]
@@ -1311,6 +1314,7 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
 
         def fetch(bounds: tuple[int, int]) -> tuple[int, int]:
             first, last = bounds
+            started = time.monotonic()
             crc = 0
             position = first - start
             for chunk in self._read_range(current, first, last, etag):
@@ -1325,10 +1329,13 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
                     obj.name,
                     container_name=obj.container.name,
                 )
+            part_completed(
+                (first - start) // step + 1, last - first, time.monotonic() - started, method="GET"
+            )
             return crc, last - first
 
         with cf.ThreadPoolExecutor(config.concurrency, thread_name_prefix="libstore-get") as pool:
-            futures = [pool.submit(fetch, bounds) for bounds in ranges]
+            futures = [pool.submit(bind_context(fetch), bounds) for bounds in ranges]
             try:
                 pieces = [future.result() for future in futures]
             except BaseException:
@@ -1405,6 +1412,7 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
 
         def fetch(bounds: tuple[int, int]) -> bytearray:
             # One buffer per range, filled in place: no list of chunks and no join copy.
+            started = time.monotonic()
             buffer = bytearray(bounds[1] - bounds[0])
             view = memoryview(buffer)
             position = 0
@@ -1419,18 +1427,22 @@ class S3StorageDriver(S3AccessMixin, StorageDriver):
                     obj.name,
                     container_name=obj.container.name,
                 )
+            part_completed(
+                (bounds[0] - start) // step + 1, len(buffer), time.monotonic() - started,
+                method="GET",
+            )  # fmt: skip
             return buffer
 
         with cf.ThreadPoolExecutor(config.concurrency, thread_name_prefix="libstore-ahead") as pool:
             window: list[cf.Future[bytearray]] = []
             try:
                 for bounds in itertools.islice(ranges, config.concurrency):
-                    window.append(pool.submit(fetch, bounds))
+                    window.append(pool.submit(bind_context(fetch), bounds))
                 while window:
                     data = window.pop(0).result()
                     following = next(ranges, None)
                     if following is not None:
-                        window.append(pool.submit(fetch, following))
+                        window.append(pool.submit(bind_context(fetch), following))
                     yield data
             finally:
                 for future in window:

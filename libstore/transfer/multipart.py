@@ -20,11 +20,13 @@ import contextlib
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from libstore._progress import ProgressTracker
+from libstore.http.events import bind_context, part_completed
 from libstore.transfer.config import MAX_PARTS, MemoryBudget
 from libstore.transfer.journal import JournalState, UploadJournal
 from libstore.types import LibstoreError, MultipartUploadError
@@ -175,6 +177,7 @@ def upload_multipart(
     executor = cf.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="libstore-part")
 
     def send(number: int, data: bytes, reserved: int) -> UploadedPart:
+        started = time.monotonic()
         try:
             part = target.upload_part(upload_id, number, data)
         except BaseException as exc:
@@ -185,6 +188,7 @@ def upload_multipart(
         if resume is not None:
             with record_lock:
                 resume.record(part)
+        part_completed(number, part.size, time.monotonic() - started, method="PUT")
         if progress is not None:
             progress.add(part.size)
         return part
@@ -242,7 +246,8 @@ def upload_multipart(
                     progress.add(known.size)
                 del data
                 continue
-            pending.add(executor.submit(send, number, data, reserved))
+            # bind_context: the worker's requests count into this transfer's statistics
+            pending.add(executor.submit(bind_context(send), number, data, reserved))
             del data  # the worker owns the part now: keep no second reference
         while pending:
             finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)

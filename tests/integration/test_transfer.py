@@ -359,3 +359,38 @@ def test_cross_provider_copy_carries_bytes_and_metadata(
     assert copied.size == len(data)
     back = copy(fetched, box, "round-trip.bin")
     assert b"".join(local.download_object_as_stream(back)) == data
+
+
+def test_parallel_parts_report_events_and_stats(
+    driver: S3StorageDriver, container: Container, tmp_path: Path
+) -> None:
+    from libstore import last_transfer_stats
+
+    events: list[tuple[str, int | None, int | None]] = []
+    lock = threading.Lock()
+
+    def record(event: object) -> None:
+        with lock:
+            events.append(
+                (event.kind, getattr(event, "part_number", None), getattr(event, "bytes", None))  # type: ignore[attr-defined]
+            )
+
+    driver.hooks.register(["part_completed", "transfer_finished"], record)
+    data = os.urandom(16 * MiB + 3)
+    driver.upload_object_via_stream(iter([data]), container, "ev.bin")
+    stats = last_transfer_stats()
+    assert stats is not None
+    assert stats.parts == 4
+    assert stats.bytes_transferred == len(data)
+    assert stats.requests >= 6  # initiate, four parts, complete
+    parts = sorted(n for kind, n, _ in events if kind == "part_completed")
+    assert parts == [1, 2, 3, 4]
+    assert [kind for kind, _, _ in events].count("transfer_finished") == 1
+
+    events.clear()
+    obj = driver.get_object(container.name, "ev.bin")
+    driver.download_object(obj, str(tmp_path / "ev.bin"))
+    stats = last_transfer_stats()
+    assert stats is not None and stats.operation == "download"
+    assert stats.parts == 4  # 5 MiB ranges of a 16 MiB object, in parallel
+    assert stats.bytes_transferred == len(data)
