@@ -61,6 +61,7 @@ __all__ = [
     "ReadOptions",
     "S3WriteOptions",
     "SSECustomerKey",
+    "bypass_governance_headers",
     "checksum_available",
     "copy_object_headers",
     "format_etag",
@@ -951,3 +952,10 @@ def copy_object_headers(
         if tags:
             headers["x-amz-tagging"] = tagging_header(tags)
     return headers
+
+
+def bypass_governance_headers(bypass: bool) -> dict[str, str]:
+    """The header that lets a delete or a retention change override GOVERNANCE-mode locks."""
+    if not isinstance(bypass, bool):
+        raise InvalidArgumentError("bypass_governance_retention must be a bool")
+    return {"x-amz-bypass-governance-retention": "true"} if bypass else {}
