@@ -116,8 +116,21 @@ def _silence_stdout() -> None:
         pass
 
 
+def _tolerate_undecodable_names() -> None:
+    """Print file names that are not valid UTF-8 escaped instead of failing on them.
+
+    Python decodes such names with surrogate escapes; a strict stream encoding (as
+    ``PYTHONIOENCODING=utf-8`` sets) would then raise while reporting them.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    _tolerate_undecodable_names()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
