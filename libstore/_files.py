@@ -55,7 +55,7 @@ def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
     for _ in range(100):
         path = directory / f".{name[:64]}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
         except FileExistsError:
             continue
         return fd, path

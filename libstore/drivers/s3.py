@@ -1340,12 +1340,16 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
         elif whole and (md5_expected := self._content_md5(current)) is not None:
             # A single-part object without a CRC32: its ETag is the MD5, which cannot be
             # combined from ranges, so the file is read back once (from the page cache).
-            handle.flush()
             digest = hashlib.md5(usedforsecurity=False)
-            with open(fd, "rb", closefd=False) as reread:
-                reread.seek(0)
-                for block in iter(lambda: reread.read(1024 * 1024), b""):
-                    digest.update(block)
+            length = stop - start
+            position = 0
+            while position < length:
+                # positioned reads: the temporary file stays open for writing
+                block = os.pread(fd, min(1024 * 1024, length - position), position)
+                if not block:
+                    break
+                digest.update(block)
+                position += len(block)
             if digest.hexdigest() != md5_expected:
                 raise ObjectHashMismatchError(
                     f"MD5 of the downloaded data ({digest.hexdigest()}) does not match the "

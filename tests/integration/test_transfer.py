@@ -158,6 +158,23 @@ def test_parallel_download_verifies_and_reports_progress(
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+def test_parallel_download_of_single_part_object_without_crc32(
+    driver: S3StorageDriver, container: Container, tmp_path: Path
+) -> None:
+    # What most tools write: a plain PUT whose ETag is the MD5, no stored CRC32.
+    data = os.urandom(21 * MiB)
+    driver.checksum = "md5"
+    driver.transfer = SMALL_PARTS.new(part_size=25 * MiB, multipart_threshold=25 * MiB)
+    driver.upload_object_via_stream(iter([data]), container, "plain.bin")
+    driver.transfer = SMALL_PARTS
+    obj = driver.get_object(container.name, "plain.bin")
+    assert obj.hash == hashlib.md5(data).hexdigest()
+    assert "checksum_crc32" not in obj.extra
+    dest = tmp_path / "plain.bin"
+    driver.download_object(obj, str(dest))  # parallel ranges, then the MD5 read back
+    assert dest.read_bytes() == data
+
+
 def test_parallel_download_of_single_part_object_checks_md5(
     driver: S3StorageDriver, container: Container, tmp_path: Path
 ) -> None:
