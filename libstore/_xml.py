@@ -14,7 +14,7 @@ from lxml import etree
 
 from libstore.types import ResponseError
 
-__all__ = ["child_text", "children", "parse_xml"]
+__all__ = ["child_text", "child_texts", "children", "parse_xml"]
 
 _DOCTYPE = re.compile(rb"<!doctype", re.IGNORECASE)
 _PARSER = etree.XMLParser(
@@ -60,6 +60,20 @@ def child_text(element: etree._Element, name: str, default: str | None = None) -
     if child is None:
         return default
     return child.text or ""
+
+
+def child_texts(element: etree._Element) -> dict[str, str]:
+    """Texts of every child by local name (the first of each name), in one pass.
+
+    Cheaper than several :func:`child_text` lookups for the many small entries of a
+    listing page.
+    """
+    texts: dict[str, str] = {}
+    for child in element:
+        tag = child.tag
+        if isinstance(tag, str):
+            texts.setdefault(tag.rpartition("}")[2], child.text or "")
+    return texts
 
 
 def children(element: etree._Element, name: str) -> list[etree._Element]:

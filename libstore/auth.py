@@ -908,7 +908,6 @@ class SigV4Signer:
             The canonical request, the string to sign, the signature and the
             signed header names.
         """
-        _, signed_headers = canonical_headers(to_sign)
         creq = canonical_request(
             method,
             parts.path,
@@ -918,6 +917,9 @@ class SigV4Signer:
             s3=self._s3,
             normalize_path=None if self._s3 else self._normalize_path,
         )
+        # The signed-headers line is the canonical request's second to last: reading it
+        # back avoids canonicalising the headers a second time on every request.
+        signed_headers = creq.rsplit("\n", 2)[1]
         sts = string_to_sign(creq, when, self._region, self._service)
         key = self.signing_key(when.strftime(_DATE_STAMP_FORMAT))
         return creq, sts, calculate_signature(key, sts), signed_headers

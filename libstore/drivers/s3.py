@@ -28,7 +28,7 @@ from lxml import etree
 
 from libstore._extra import UploadOptions, parse_upload_extra
 from libstore._progress import ProgressFn, ProgressTracker
-from libstore._xml import child_text, children, parse_xml
+from libstore._xml import child_text, child_texts, children, parse_xml
 from libstore.auth import EMPTY_SHA256, UNSIGNED_PAYLOAD, Credentials
 from libstore.base import Container, Object, StorageDriver
 from libstore.credentials import AnonymousCredentials, CredentialProvider
@@ -587,15 +587,16 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
             seen_tokens.add(token)
 
     def _object_from_listing(self, container: Container, item: etree._Element) -> Object:
-        name = child_text(item, "Key")
-        size_text = child_text(item, "Size")
+        fields = child_texts(item)  # one pass over the entry: listings are the hot path
+        name = fields.get("Key")
+        size_text = fields.get("Size")
         if name is None or size_text is None or not size_text.isdigit():
             raise ResponseError("listing entry lacks a key or a size", self)
-        etag = strip_etag(child_text(item, "ETag"))
+        etag = strip_etag(fields.get("ETag"))
         extra: dict[str, Any] = {
             "etag": etag,
-            "last_modified": parse_iso_date(child_text(item, "LastModified")),
-            "storage_class": child_text(item, "StorageClass") or "STANDARD",
+            "last_modified": parse_iso_date(fields.get("LastModified")),
+            "storage_class": fields.get("StorageClass") or "STANDARD",
         }
         return Object(name, int(size_text), etag, extra, {}, container, self)
 
