@@ -30,7 +30,6 @@ import select
 import socket
 import threading
 import time
-from types import TracebackType
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -45,6 +44,7 @@ from faultproxy import (
     _relay_until_eof,
     _Upstream,
 )
+from loopback import LoopbackServer
 
 __all__ = ["ForwardProxy", "ProxyLogEntry"]
 
@@ -73,7 +73,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class ForwardProxy:
+class ForwardProxy(LoopbackServer):
     """A threaded HTTP/1.1 forward proxy on 127.0.0.1.
 
     Args:
@@ -94,94 +94,24 @@ class ForwardProxy:
             if username is not None
             else None
         )
+        super().__init__()
         self.idle_timeout = idle_timeout
-        self.port = 0
         self.log: list[ProxyLogEntry] = []
         self.tunnels_opened = 0
-        self._listener: socket.socket | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads: set[threading.Thread] = set()
-        self._sockets: set[socket.socket] = set()
-        self._acceptor: threading.Thread | None = None
+
+    thread_name = "netproxy"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ForwardProxy:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        listener.settimeout(0.1)
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        self._acceptor = threading.Thread(
-            target=self._accept_loop, name=f"netproxy-{self.port}", daemon=True
-        )
-        self._acceptor.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        deadline = time.monotonic() + timeout
-        if self._acceptor is not None:
-            self._acceptor.join(max(0.0, deadline - time.monotonic()))
-        if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.close()
-        with self._lock:
-            socks = list(self._sockets)
-            threads = list(self._threads)
-        for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                sock.close()
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    def __enter__(self) -> ForwardProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # ------------------------------------------------------------------ internals
-
-    def _track(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.add(sock)
-
-    def _untrack(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.discard(sock)
 
     def _record(self, method: str, target: str, status: int, authorized: bool) -> None:
         with self._lock:
             self.log.append(ProxyLogEntry(method, target, status, authorized))
 
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        while not self._stop.is_set():  # polls the stop flag every 0.1 s
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve_client, args=(client,), daemon=True)
-            with self._lock:
-                self._threads.add(thread)
-            thread.start()
-
-    def _serve_client(self, client: socket.socket) -> None:
+    def _serve(self, client: socket.socket) -> None:
         self._track(client)
         client.settimeout(self.idle_timeout)
         rfile: io.BufferedReader = client.makefile("rb", buffering=IO_CHUNK)

@@ -23,12 +23,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from loopback import LoopbackServer
 
 __all__ = ["Pki", "TlsFront", "make_pki"]
 
@@ -180,7 +180,7 @@ def make_pki(directory: Path) -> Pki:
     return pki
 
 
-class TlsFront:
+class TlsFront(LoopbackServer):
     """A TLS-terminating TCP relay on 127.0.0.1 in front of ``upstream_host:upstream_port``.
 
     Args:
@@ -202,6 +202,7 @@ class TlsFront:
         client_ca: Path | None = None,
         idle_timeout: float = 60.0,
     ) -> None:
+        super().__init__()
         self.upstream = (upstream_host, upstream_port)
         self.idle_timeout = idle_timeout
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -210,82 +211,17 @@ class TlsFront:
         if client_ca is not None:
             self.context.verify_mode = ssl.CERT_REQUIRED
             self.context.load_verify_locations(cafile=str(client_ca))
-        self.port = 0
         #: Completed handshakes, and the client certificate subjects seen (mTLS).
         self.handshakes = 0
         self.client_subjects: list[str] = []
         #: Failed handshakes, as the server saw them.
         self.handshake_failures: list[str] = []
-        self._listener: socket.socket | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads: set[threading.Thread] = set()
-        self._sockets: set[socket.socket] = set()
-        self._acceptor: threading.Thread | None = None
+
+    thread_name = "tlsfront"
 
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
-
-    def start(self) -> TlsFront:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        listener.settimeout(0.1)
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        self._acceptor = threading.Thread(
-            target=self._accept_loop, name=f"tlsfront-{self.port}", daemon=True
-        )
-        self._acceptor.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        deadline = time.monotonic() + timeout
-        if self._acceptor is not None:
-            self._acceptor.join(max(0.0, deadline - time.monotonic()))
-        if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.close()
-        with self._lock:
-            socks = list(self._sockets)
-            threads = list(self._threads)
-        for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.close()
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    def __enter__(self) -> TlsFront:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _track(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.add(sock)
-
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        while not self._stop.is_set():  # polls the stop flag every 0.1 s
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
-            with self._lock:
-                self._threads.add(thread)
-            thread.start()
 
     def _serve(self, raw: socket.socket) -> None:
         self._track(raw)
