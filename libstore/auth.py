@@ -129,6 +129,8 @@ _HDR_AUTHORIZATION = "Authorization"
 _HDR_DATE = "X-Amz-Date"
 _HDR_CONTENT_SHA256 = "X-Amz-Content-SHA256"
 _HDR_SESSION = "X-Amz-Security-Token"
+_HDR_CONTENT_SHA256_LOWER = _HDR_CONTENT_SHA256.lower()
+_HDR_SESSION_LOWER = _HDR_SESSION.lower()
 
 _PRESIGN_PARAMS = frozenset(
     {
@@ -727,34 +729,46 @@ class SigV4Signer:
         if not isinstance(body, bytes | bytearray | memoryview):
             raise TypeError("body must be bytes")
         out = _copy_headers(headers)
+        lower = {name.lower(): name for name in out}  # one pass; names looked up below
         if payload_hash is None:
-            declared = _get_header(out, _HDR_CONTENT_SHA256)
+            declared = out.get(lower.get(_HDR_CONTENT_SHA256_LOWER, ""))
             payload_hash = (
                 declared.strip() if declared is not None else hashlib.sha256(body).hexdigest()
             )
         _check_payload_hash(payload_hash)
 
-        _set_header(out, _HDR_DATE, amz_date(when))
-        _drop_header(out, _HDR_AUTHORIZATION)
-        if self._s3:
-            _set_header(out, _HDR_CONTENT_SHA256, payload_hash)
+        stamp = _amz_text(when)
         token = self._credentials.token
+        replaced = [(_HDR_DATE, stamp)]
+        if self._s3:
+            replaced.append((_HDR_CONTENT_SHA256, payload_hash))
         if token is not None:
-            _set_header(out, _HDR_SESSION, token)
+            replaced.append((_HDR_SESSION, token))
+        for name, value in replaced:
+            existing = lower.pop(name.lower(), None)
+            if existing is not None:
+                del out[existing]
+            out[name] = value
+        existing = lower.pop("authorization", None)
+        if existing is not None:
+            del out[existing]
 
-        unsigned = set(UNSIGNABLE_HEADERS)
-        if token is not None and not self._sign_session_token:
-            unsigned.add(_HDR_SESSION.lower())
-        to_sign = [(name, value) for name, value in out.items() if name.lower() not in unsigned]
-        if _get_header(out, "Host") is None:
+        skip_token = token is not None and not self._sign_session_token
+        to_sign = [
+            (name, value)
+            for name, value in out.items()
+            if name.lower() not in UNSIGNABLE_HEADERS
+            and not (skip_token and name.lower() == _HDR_SESSION_LOWER)
+        ]
+        if "host" not in lower:
             to_sign.append(("host", parts.host))
 
         creq, sts, signature, signed_headers = self._sign_parts(
-            method, parts, parts.query, to_sign, payload_hash, when
+            method, parts, parts.query, to_sign, payload_hash, stamp
         )
         out[_HDR_AUTHORIZATION] = authorization_header(
             self._credentials.access_key,
-            credential_scope(when, self._region, self._service),
+            self._scope(stamp),
             signed_headers,
             signature,
         )
@@ -869,7 +883,7 @@ class SigV4Signer:
         query = _join_query(_strip_presign_params(parts.query), _encode_params(params))
 
         creq, sts, signature, _ = self._sign_parts(
-            method, parts, query, to_sign, payload_hash, when
+            method, parts, query, to_sign, payload_hash, _amz_text(when)
         )
         trailer = [("X-Amz-Signature", signature)]
         if token is not None and not self._sign_session_token:
@@ -892,7 +906,7 @@ class SigV4Signer:
         query: str,
         to_sign: list[tuple[str, str]],
         payload_hash: str,
-        when: datetime,
+        stamp: str,
     ) -> tuple[str, str, str, str]:
         """Run the pure steps for one request.
 
@@ -902,7 +916,7 @@ class SigV4Signer:
             query: The raw query string to sign.
             to_sign: The headers to sign.
             payload_hash: The payload hash.
-            when: The signing time, in UTC.
+            stamp: The signing time as ``X-Amz-Date`` shows it.
 
         Returns:
             The canonical request, the string to sign, the signature and the
@@ -920,9 +934,13 @@ class SigV4Signer:
         # The signed-headers line is the canonical request's second to last: reading it
         # back avoids canonicalising the headers a second time on every request.
         signed_headers = creq.rsplit("\n", 2)[1]
-        sts = string_to_sign(creq, when, self._region, self._service)
-        key = self.signing_key(when.strftime(_DATE_STAMP_FORMAT))
+        digest = hashlib.sha256(creq.encode("utf-8")).hexdigest()
+        sts = f"{ALGORITHM}\n{stamp}\n{self._scope(stamp)}\n{digest}"
+        key = self.signing_key(stamp[:8])
         return creq, sts, calculate_signature(key, sts), signed_headers
+
+    def _scope(self, stamp: str) -> str:
+        return f"{stamp[:8]}/{self._region}/{self._service}/{_SCOPE_TERMINATOR}"
 
 
 class SigV4Auth(AuthBase):
@@ -1101,6 +1119,14 @@ class _UrlParts(NamedTuple):
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _amz_text(when: datetime) -> str:
+    """``X-Amz-Date`` of a UTC datetime (what :func:`amz_date` returns, without strftime)."""
+    return (
+        f"{when.year:04d}{when.month:02d}{when.day:02d}"
+        f"T{when.hour:02d}{when.minute:02d}{when.second:02d}Z"
+    )
 
 
 def _as_utc(timestamp: datetime) -> datetime:

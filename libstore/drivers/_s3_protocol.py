@@ -141,9 +141,45 @@ def strip_etag(value: str | None) -> str | None:
     return value.strip('"')
 
 
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def lowered_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A plain dict of ``headers`` keyed by lower-case name (fast to read many fields from)."""
+    lower_items = getattr(headers, "lower_items", None)  # requests' CaseInsensitiveDict
+    if lower_items is not None:
+        return dict(lower_items())
+    return {name.lower(): value for name, value in headers.items()}
+
+
 def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP date (``Last-Modified``…) as an aware datetime; ``None`` if absent or invalid."""
     if not value:
         return None
+    # The IMF-fixdate every current server sends: "Sun, 06 Nov 1994 08:49:37 GMT".
+    parts = value.split()
+    if len(parts) == 6 and parts[5] == "GMT" and len(parts[4]) == 8:
+        month = _MONTHS.get(parts[2])
+        clock = parts[4]
+        if (
+            month is not None
+            and parts[1].isdigit()
+            and parts[3].isdigit()
+            and clock[2] == clock[5] == ":"
+            and (clock[:2] + clock[3:5] + clock[6:]).isdigit()
+        ):
+            try:
+                return datetime(
+                    int(parts[3]), month, int(parts[1]),
+                    int(clock[:2]), int(clock[3:5]), int(clock[6:]), tzinfo=UTC,
+                )  # fmt: skip
+            except ValueError:
+                return None
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError):

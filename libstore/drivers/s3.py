@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures as cf
 import hashlib
+import http.client
 import itertools
 import mimetypes
 import os
@@ -74,6 +75,7 @@ from libstore.drivers._s3_protocol import (
     check_bucket_reference,
     check_key,
     encode_query,
+    lowered_headers,
     map_s3_error,
     parse_http_date,
     parse_iso_date,
@@ -86,7 +88,7 @@ from libstore.http.events import bind_context, part_completed
 from libstore.http.observe import observed
 from libstore.http.options import ClientOptions, driver_options
 from libstore.http.retry import RetryPolicy
-from libstore.http.session import Body, ErrorReply, HttpClient, HttpConfig, Reply
+from libstore.http.session import Body, ErrorReply, HttpClient, HttpConfig, Reply, StreamReply
 from libstore.providers import S3Preset, get_preset
 from libstore.transfer.checksums import Crc32Accumulator, crc32_b64, crc32_from_b64
 from libstore.transfer.chunking import iter_parts, iter_source
@@ -144,11 +146,27 @@ READ_CHUNK_SIZE = 1024 * 1024
 
 _STREAM_ERRORS = (
     urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
     requests.exceptions.ContentDecodingError,
     OSError,
+)
+
+
+#: ``Object.extra`` entries read from a HEAD or GET reply's (lower-cased) headers.
+_OBJECT_HEADER_FIELDS = (
+    ("cache_control", "cache-control"),
+    ("content_disposition", "content-disposition"),
+    ("content_encoding", "content-encoding"),
+    ("content_language", "content-language"),
+    ("expires", "expires"),
+    ("server_side_encryption", "x-amz-server-side-encryption"),
+    ("sse_customer_algorithm", "x-amz-server-side-encryption-customer-algorithm"),
+    ("version_id", "x-amz-version-id"),
+    ("checksum_crc32", "x-amz-checksum-crc32"),
+    ("checksum_type", "x-amz-checksum-type"),
 )
 
 
@@ -298,6 +316,7 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
         self._object_defaults = ObjectDefaults.parse(
             encryption=encryption, checksum=checksum, request_payer=request_payer
         )
+        self._write_cache: dict[int, tuple[UploadOptions, S3WriteOptions]] = {}
         check_sse_c_transport(self._object_defaults.read_key(), bool(secure), self.host)
         if isinstance(checksum, str) and checksum not in ("crc32", "md5"):
             self.preset.check_checksum(checksum)  # an explicit choice the store must accept
@@ -603,34 +622,21 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
     def _object_from_headers(
         self, container: Container, name: str, headers: Mapping[str, str]
     ) -> Object:
-        etag = strip_etag(headers.get("ETag"))
+        fields = lowered_headers(headers)  # one pass; plain dict lookups below
+        get = fields.get
+        etag = strip_etag(get("etag"))
         extra: dict[str, Any] = {
             "etag": etag,
-            "content_type": headers.get("Content-Type"),
-            "last_modified": parse_http_date(headers.get("Last-Modified")),
-            "storage_class": headers.get("x-amz-storage-class", "STANDARD"),
+            "content_type": get("content-type"),
+            "last_modified": parse_http_date(get("last-modified")),
+            "storage_class": get("x-amz-storage-class", "STANDARD"),
         }
-        for extra_name, header in (
-            ("cache_control", "Cache-Control"),
-            ("content_disposition", "Content-Disposition"),
-            ("content_encoding", "Content-Encoding"),
-            ("content_language", "Content-Language"),
-            ("expires", "Expires"),
-            ("server_side_encryption", "x-amz-server-side-encryption"),
-            ("sse_customer_algorithm", "x-amz-server-side-encryption-customer-algorithm"),
-            ("version_id", "x-amz-version-id"),
-            ("checksum_crc32", "x-amz-checksum-crc32"),
-            ("checksum_type", "x-amz-checksum-type"),
-        ):
-            value = headers.get(header)
+        for extra_name, header in _OBJECT_HEADER_FIELDS:
+            value = get(header)
             if value is not None:
                 extra[extra_name] = value
-        meta = {
-            k[len("x-amz-meta-") :].lower(): v
-            for k, v in headers.items()
-            if k.lower().startswith("x-amz-meta-")
-        }
-        size = headers.get("Content-Length", "0")
+        meta = {k[11:]: v for k, v in fields.items() if k.startswith("x-amz-meta-")}
+        size = get("content-length", "0")
         return Object(name, int(size) if size.isdigit() else 0, etag, extra, meta, container, self)
 
     def get_object(
@@ -778,8 +784,14 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
         options: UploadOptions,
         headers: Mapping[str, str] | None,
         verify_hash: bool,
+        prepared: Mapping[str, str] | None = None,
     ) -> Object:
-        send = self._upload_headers(object_name, options, headers)
+        """One PutObject; ``prepared``: :meth:`_upload_headers`' result, if already built."""
+        send = (
+            dict(prepared)
+            if prepared is not None
+            else self._upload_headers(object_name, options, headers)
+        )
         send["Content-MD5"] = base64.b64encode(digests.md5).decode()
         send["Content-Length"] = str(size)
         if digests.crc32 is not None:
@@ -951,8 +963,7 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
         """
         check_bucket_reference(container.name)
         check_key(object_name)
-        options = parse_upload_extra(extra, s3=True)
-        self._upload_headers(object_name, options, headers)
+        options = parse_upload_extra(extra, s3=True)  # headers are checked before any read
         if size_hint is not None and (not isinstance(size_hint, int) or size_hint < 0):
             raise InvalidArgumentError(f"size_hint must be a non-negative int, not {size_hint!r}")
         config = transfer or self.transfer
@@ -998,7 +1009,7 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
             # The whole stream fits in one part: a single PUT is cheaper and atomic.
             obj = self._put_object(
                 container, object_name, first, len(first), self._digests(first),
-                options, headers, verify_hash,
+                options, headers, verify_hash, target.headers,
             )  # fmt: skip
             progress.add(len(first))
             if resume is not None:
@@ -1467,7 +1478,7 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
                 sign: Signer,
                 on_error: Callable[[ErrorReply], LibstoreError],
                 headers: dict[str, str] = headers,
-            ) -> requests.Response:
+            ) -> StreamReply:
                 return self._http.open_stream(
                     "GET", url, headers=headers, sign=sign, on_error=on_error
                 )
@@ -1505,7 +1516,7 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
             try:
                 # Raw bytes as stored: a Content-Encoding (gzip…) is the object's, not ours
                 # to undo, and decoding would break the size and MD5 checks.
-                for chunk in response.raw.stream(READ_CHUNK_SIZE, decode_content=False):
+                for chunk in response.iter_raw(READ_CHUNK_SIZE):
                     if chunk:
                         received += len(chunk)
                         offset += len(chunk)
@@ -1534,9 +1545,19 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
     # (header builders and XML live in _s3_options.py and _s3_features.py)
 
     def _s3_write(self, options: UploadOptions) -> S3WriteOptions:
-        """This upload's S3 options (``extra`` over the driver's defaults), checked."""
+        """This upload's S3 options (``extra`` over the driver's defaults), checked.
+
+        An upload asks several times; the answer for the same (immutable) options
+        object is remembered, for the last few uploads.
+        """
+        cached = self._write_cache.get(id(options))
+        if cached is not None and cached[0] is options:
+            return cached[1]
         write = S3WriteOptions.resolve(options, self._object_defaults)
         check_sse_c_transport(write.sse_customer_key, self.secure, self.host)
+        if len(self._write_cache) >= 32:
+            self._write_cache.clear()
+        self._write_cache[id(options)] = (options, write)  # holds options: its id stays unique
         return write
 
     def _apply_put_options(self, send: dict[str, str], options: UploadOptions, body: Body) -> None:

@@ -55,14 +55,49 @@ def _logger_for(driver: object) -> logging.Logger:
     return found
 
 
+_DESCRIBED = ("obj", "container", "object_name", "start_bytes", "start", "end_bytes", "end")
+
+
+def _argument_reader(
+    signature: inspect.Signature,
+) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """A function picking the arguments :func:`_describe` reads out of a call.
+
+    Built once per decorated method (``Signature.bind`` on every call costs more
+    than a small request's own work): positions and defaults come from the signature.
+    """
+    where: list[tuple[str, int | None, Any]] = []
+    for index, (name, parameter) in enumerate(signature.parameters.items()):
+        if name not in _DESCRIBED:
+            continue
+        positional = parameter.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        )
+        default = None if parameter.default is inspect.Parameter.empty else parameter.default
+        where.append((name, index if positional else None, default))
+
+    def read(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, index, default in where:
+            if name in kwargs:
+                found[name] = kwargs[name]
+            elif index is not None and index < len(args):
+                found[name] = args[index]
+            else:
+                found[name] = default
+        return found
+
+    return read
+
+
 def _describe(
-    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+    reader: Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> tuple[str | None, str | None, int | None]:
     """(container, object name, size to move) from a driver method's arguments."""
-    try:
-        bound = signature.bind(*args, **kwargs).arguments
-    except TypeError:
-        return None, None, None
+    bound = reader(args, kwargs)
     obj = bound.get("obj")
     if obj is not None and hasattr(obj, "container"):
         size = getattr(obj, "size", None)
@@ -103,7 +138,7 @@ def observed(operation: str, *, stream: bool = False) -> Callable[[_F], _F]:
         raise ValueError(f"unknown operation {operation!r}; expected one of {sorted(OPERATIONS)}")
 
     def decorate(fn: _F) -> _F:
-        signature = inspect.signature(fn)
+        signature = _argument_reader(inspect.signature(fn))
 
         if stream or inspect.isgeneratorfunction(fn):
 

@@ -4,7 +4,13 @@ Drivers describe a request (method, exact wire URL, headers, a replayable body a
 a signing callback); :class:`HttpClient` sends it, re-signing every attempt,
 retries what is safe to retry under a :class:`~libstore.http.retry.RetryPolicy`,
 and turns what remains into :mod:`libstore.types` exceptions. The URL is sent
-exactly as given: requests never re-quotes it, so the URL signed is the URL sent.
+exactly as given: nothing re-quotes it, so the URL signed is the URL sent.
+
+Direct connections go through :class:`~libstore.http.transport.DirectTransport`
+(pooled :mod:`http.client` connections, the shortest path per request); proxied
+connections go through requests, as does everything while an application's tests
+replace requests' transport with ``responses`` or ``requests-mock``. Both paths put
+the same request on the wire.
 
 Everything about the network comes from one
 :class:`~libstore.http.options.ClientOptions`, resolved once when the client is
@@ -20,12 +26,13 @@ every URL and header redacted.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import logging
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 import requests
 import requests.adapters
@@ -39,6 +46,14 @@ from libstore.http.logs import get_logger, install_redaction
 from libstore.http.network import NetworkSettings, resolve_network
 from libstore.http.options import ClientOptions, current_call_options
 from libstore.http.retry import RetryPolicy
+from libstore.http.transport import (
+    ConnectFailed,
+    DirectResponse,
+    DirectTransport,
+    InvalidRequest,
+    body_length,
+    requests_intercepted,
+)
 from libstore.types import (
     InvalidArgumentError,
     LibstoreError,
@@ -53,6 +68,7 @@ __all__ = [
     "HttpClient",
     "HttpConfig",
     "Reply",
+    "StreamReply",
 ]
 
 logger = get_logger("libstore.http")
@@ -178,6 +194,53 @@ ErrorMapper = Callable[[ErrorReply], LibstoreError]
 Signer = Callable[[str, str, dict[str, str]], dict[str, str]]
 
 
+class StreamReply(Protocol):
+    """A reply whose body is still on the connection (what :meth:`HttpClient.open_stream`
+    returns): the direct transport's :class:`~libstore.http.transport.DirectResponse`,
+    or requests' reply behind the same four members."""
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status."""
+        ...  # pragma: no cover
+
+    @property
+    def headers(self) -> CaseInsensitiveDict[str]:
+        """The reply's headers (case-insensitive)."""
+        ...  # pragma: no cover
+
+    def iter_raw(self, chunk_size: int) -> Iterator[bytes]:
+        """The body as sent (no content decoding), in chunks of at most ``chunk_size``."""
+        ...  # pragma: no cover
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...  # pragma: no cover
+
+
+class _RequestsReply:
+    """requests' streamed reply as a :class:`StreamReply`."""
+
+    __slots__ = ("_response", "headers", "status_code")
+
+    def __init__(self, response: requests.Response) -> None:
+        self._response = response
+        self.status_code: int = response.status_code
+        self.headers: CaseInsensitiveDict[str] = response.headers
+
+    def iter_raw(self, chunk_size: int) -> Iterator[bytes]:
+        response = self._response
+        if response._content_consumed:  # type: ignore[attr-defined]
+            # requests reads a redirect's body itself (to free the connection).
+            yield from response.iter_content(chunk_size)
+            return
+        # Raw bytes: a Content-Encoding (gzip…) is the object's, not ours to undo.
+        yield from response.raw.stream(chunk_size, decode_content=False)
+
+    def close(self) -> None:
+        self._response.close()
+
+
 class _RetryableReply(Exception):
     def __init__(self, error: ErrorReply) -> None:
         self.error = error
@@ -281,13 +344,15 @@ class HttpClient:
         if not options.keep_alive:
             self._base_headers["Connection"] = "close"
         socket_options = None
+        extra_socket_options: list[tuple[int, int, int]] = []
         if options.tcp_keepalive:
             import socket
 
-            socket_options = [
-                *HTTPConnection.default_socket_options,
-                (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
-            ]
+            extra_socket_options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+            socket_options = [*HTTPConnection.default_socket_options, *extra_socket_options]
+        self._direct = DirectTransport(
+            self.network.ssl_context, options.pool_maxsize, extra_socket_options
+        )
         self._session = requests.Session()
         self._session.trust_env = False  # resolved once above; never per request
         self._cookies = requests.cookies.RequestsCookieJar()
@@ -313,6 +378,7 @@ class HttpClient:
 
     def close(self) -> None:
         """Close every pooled connection."""
+        self._direct.close()
         self._session.close()
 
     # -- public entry points ----------------------------------------------------------------
@@ -356,7 +422,7 @@ class HttpClient:
                 oversized reply.
         """
 
-        def attempt(response: requests.Response, deadline_at: float | None) -> Reply:
+        def attempt(response: StreamReply, deadline_at: float | None) -> Reply:
             data = _read_limited(response, MAX_REPLY_BODY, deadline_at)
             if error_in_body and _looks_like_error(data):
                 error = self._parse_error(
@@ -381,7 +447,7 @@ class HttpClient:
         on_error: ErrorMapper,
         ok: frozenset[int] = frozenset({200, 206}),
         retry: RetryPolicy | None = None,
-    ) -> requests.Response:
+    ) -> StreamReply:
         """Send a bodiless request and return the streaming reply (the caller closes it)."""
         return self._run(
             method, url, headers, None, sign, on_error, ok, True, lambda r, _d: r, retry
@@ -447,7 +513,7 @@ class HttpClient:
         on_error: ErrorMapper,
         ok: frozenset[int],
         idempotent: bool,
-        finish: Callable[[requests.Response, float | None], _T],
+        finish: Callable[[StreamReply, float | None], _T],
         retry: RetryPolicy | None,
     ) -> _T:
         policy, base_timeout, deadline_at = self._limits(retry)
@@ -471,7 +537,7 @@ class HttpClient:
                     "sending %s %s (attempt %d of %d)", method, redact_url(url), attempt, attempts
                 )
             started = time.monotonic()
-            response: requests.Response | None = None
+            response: StreamReply | None = None
             failure: ErrorReply | None = None
             retry_after: str | None = None
             error_text: str | None = None
@@ -517,7 +583,7 @@ class HttpClient:
                 if response is not None:
                     response.close()
                 raise self._deadline_error(method, url, attempt) from None
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 if response is not None:
                     response.close()
                     self._report_response(method, url, response, attempt, started, None, debug)
@@ -584,7 +650,7 @@ class HttpClient:
         self,
         method: str,
         url: str,
-        response: requests.Response,
+        response: StreamReply,
         attempt: int,
         started: float,
         size: int | None,
@@ -701,7 +767,7 @@ class HttpClient:
         deadline_at: float | None,
         attempt: int,
         hooks: EventHooks,
-    ) -> requests.Response:
+    ) -> StreamReply:
         data: Any
         opened: IO[bytes] | None = None
         if callable(body):
@@ -715,6 +781,11 @@ class HttpClient:
             if headers:
                 send_headers.update(headers)
             send_headers = sign(method, url, send_headers)
+            proxies = self.network.proxies_for(url)
+            if not proxies and not requests_intercepted():
+                direct = self._send_direct(method, url, send_headers, data, timeout, attempt, hooks)
+                if direct is not None:
+                    return direct
             prepared = requests.PreparedRequest()
             prepared.prepare_method(method)
             # requests re-quotes URLs; the signature covers the URL exactly as built.
@@ -742,18 +813,55 @@ class HttpClient:
                 )
             # Session.send (not the adapter directly) keeps requests-mock/responses
             # working for applications that mock their HTTP in tests.
-            return self._session.send(
-                prepared,
-                stream=True,
-                timeout=timeout,
-                verify=self.network.verify,
-                cert=None,
-                proxies=self.network.proxies_for(url),
-                allow_redirects=False,
+            return _RequestsReply(
+                self._session.send(
+                    prepared,
+                    stream=True,
+                    timeout=timeout,
+                    verify=self.network.verify,
+                    cert=None,
+                    proxies=proxies,
+                    allow_redirects=False,
+                )
             )
         finally:
             if opened is not None:
                 opened.close()
+
+    def _send_direct(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: Any,
+        timeout: tuple[float, float],
+        attempt: int,
+        hooks: EventHooks,
+    ) -> DirectResponse | None:
+        """Send over the direct transport; ``None`` if it cannot carry this body.
+
+        The headers put on the wire are requests' for the same call: a
+        ``Content-Length`` for every body, and ``0`` for bodiless methods other
+        than GET and HEAD.
+        """
+        length = body_length(data)
+        if length is None:
+            return None  # a body of unknown length: requests sends it chunked
+        if length == 0:
+            data = None
+        if (
+            "Content-Length" not in headers
+            and "content-length" not in headers
+            and (length or method not in ("GET", "HEAD"))
+        ):
+            headers["Content-Length"] = str(length)
+        if hooks.wants("request_sent"):
+            hooks.emit(self._event("request_sent", method, url, attempt, bytes=length))
+        if header_logger.isEnabledFor(logging.DEBUG):
+            header_logger.debug(
+                "request headers of %s %s: %s", method, redact_url(url), redact_headers(headers)
+            )
+        return self._direct.send(method, url, headers, data, timeout)
 
 
 class _DeadlineReader:
@@ -780,13 +888,13 @@ class _DeadlineReader:
 
 
 def _read_limited(
-    response: requests.Response, limit: int | None, deadline_at: float | None = None
+    response: StreamReply, limit: int | None, deadline_at: float | None = None
 ) -> bytes:
     """Read a reply's body, at most ``limit`` bytes (``None``: an error body's bound)."""
     cap = MAX_ERROR_BODY if limit is None else limit
     chunks: list[bytes] = []
     total = 0
-    for chunk in response.iter_content(chunk_size=64 * 1024):
+    for chunk in response.iter_raw(256 * 1024):
         chunks.append(chunk)
         total += len(chunk)
         if total > cap:
@@ -796,6 +904,16 @@ def _read_limited(
         if deadline_at is not None and time.monotonic() >= deadline_at:
             raise _DeadlineExceeded
     return b"".join(chunks)[:cap]
+
+
+#: What one attempt may raise from either transport when the network or the peer fails.
+_TRANSPORT_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    InvalidRequest,
+    OSError,
+)
 
 
 def _looks_like_error(data: bytes) -> bool:
@@ -808,7 +926,7 @@ def _looks_like_error(data: bytes) -> bool:
 
 def _certainly_unsent(exc: BaseException) -> bool:
     """Whether the request certainly never reached the server (safe to replay any method)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    if isinstance(exc, requests.exceptions.ConnectTimeout | ConnectFailed | InvalidRequest):
         return True
     current: BaseException | None = exc
     for _ in range(8):
@@ -852,7 +970,9 @@ def _is_tls_failure(exc: BaseException) -> bool:
 
 
 def _is_retryable_transport(exc: BaseException) -> bool:
-    if isinstance(exc, requests.exceptions.InvalidURL) or _is_tls_failure(exc):
+    if isinstance(
+        exc, requests.exceptions.InvalidURL | InvalidRequest | http.client.InvalidURL
+    ) or _is_tls_failure(exc):
         return False
     return isinstance(
         exc,
@@ -861,6 +981,7 @@ def _is_retryable_transport(exc: BaseException) -> bool:
         | requests.exceptions.ChunkedEncodingError
         | requests.exceptions.ContentDecodingError
         | urllib3.exceptions.HTTPError
+        | http.client.HTTPException
         | ConnectionError
         | TimeoutError,
     )
@@ -921,10 +1042,10 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-def iter_response(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
-    """Yield a streamed reply's decoded body, closing the reply when done or abandoned."""
+def iter_response(response: StreamReply, chunk_size: int) -> Iterator[bytes]:
+    """Yield a streamed reply's body, closing the reply when done or abandoned."""
     try:
-        yield from response.iter_content(chunk_size=chunk_size)
+        yield from response.iter_raw(chunk_size)
     finally:
         with contextlib.suppress(Exception):
             response.close()
