@@ -116,6 +116,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 _PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 _HEADER_WHITESPACE = re.compile(r"[ \t\r\n\f\v]+")
+_HEADER_WHITESPACE_RUN = re.compile(r"[\t\r\n\f\v]|  ")  # what the substitution would change
 _HEADER_STRIP = " \t\r\n\f\v"
 # Characters an HTTP client (requests/urllib3) leaves literal in a URL path;
 # everything else (space, non-ASCII, controls, "<>{}|\^` and quotes) goes out
@@ -355,14 +356,18 @@ def canonical_headers(headers: HeaderItems) -> tuple[str, str]:
     Raises:
         TypeError: If a name or a value is not a string.
     """
-    merged: dict[str, list[str]] = {}
+    merged: dict[str, str] = {}
     for name, value in _header_pairs(headers):
         if not isinstance(name, str) or not isinstance(value, str):
             raise TypeError(f"header names and values must be str, got {name!r}: {value!r}")
-        clean = _HEADER_WHITESPACE.sub(" ", value.strip(_HEADER_STRIP))
-        merged.setdefault(name.strip().lower(), []).append(clean)
+        clean = value.strip(_HEADER_STRIP)
+        if _HEADER_WHITESPACE_RUN.search(clean):  # rare: most values have single spaces
+            clean = _HEADER_WHITESPACE.sub(" ", clean)
+        key = name.strip().lower()
+        previous = merged.get(key)
+        merged[key] = clean if previous is None else f"{previous},{clean}"
     names = sorted(merged)
-    block = "".join(f"{name}:{','.join(merged[name])}\n" for name in names)
+    block = "".join([f"{name}:{merged[name]}\n" for name in names])
     return block, ";".join(names)
 
 

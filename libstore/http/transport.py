@@ -190,14 +190,21 @@ class _Reply(http.client.HTTPResponse):
             self.will_close = True  # the body ends when the connection does
 
     def _fields(self) -> ReplyHeaders:
+        readline = self.fp.readline
+        lines: list[bytes] = []
+        for _ in range(_MAX_HEADERS + 1):
+            line = readline(_MAX_LINE + 1)
+            if len(line) > _MAX_LINE:
+                raise http.client.LineTooLong("header line")
+            if line in (b"\r\n", b"\n", b""):
+                break
+            lines.append(line)
+        else:
+            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
         fields = ReplyHeaders()
         store = fields._store  # type: ignore[attr-defined]  # lower name -> (name, value)
         last: str | None = None
-        for _ in range(_MAX_HEADERS + 1):
-            line = self._line()
-            if line in (b"\r\n", b"\n", b""):
-                return fields
-            text = line.decode("iso-8859-1").rstrip("\r\n")
+        for text in b"".join(lines).decode("iso-8859-1").split("\n"):
             if text[:1] in (" ", "\t"):  # an obsolete folded continuation
                 if last is not None:
                     name, value = store[last]
@@ -205,15 +212,16 @@ class _Reply(http.client.HTTPResponse):
                 continue
             name, colon, value = text.partition(":")
             if not colon:
-                continue  # not a header line: ignored, as http.client does
-            key = name.strip().lower()
+                continue  # not a header line (or the end): ignored, as http.client does
+            name = name.strip()
+            key = name.lower()
             value = value.strip()
             previous = store.get(key)
             if previous is not None:  # a repeated header: joined, as urllib3 does
                 value = f"{previous[1]}, {value}"
-            store[key] = (name.strip(), value)
+            store[key] = (name, value)
             last = key
-        raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+        return fields
 
 
 class _PlainConnection(http.client.HTTPConnection):

@@ -22,7 +22,7 @@ import responses
 
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # tests/loopback.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from loopback import LoopbackServer  # noqa: E402
+from loopback import LoopbackServer
 
 import libstore.http.session as session_module
 from libstore.http.options import ClientOptions
@@ -189,7 +189,8 @@ def test_wire_bytes_match_requests(
     monkeypatch.setattr(session_module, "requests_intercepted", lambda: True)
     _request(client, url, method, body)
     direct, via_requests = server.seen
-    assert direct.request_line == via_requests.request_line == f"{method} /bkt/a%20key?uploads=&x=1 HTTP/1.1"
+    expected_line = f"{method} /bkt/a%20key?uploads=&x=1 HTTP/1.1"
+    assert direct.request_line == via_requests.request_line == expected_line
     # Same headers, same values; only their order may differ.
     assert sorted(direct.headers()) == sorted(via_requests.headers())
     assert direct.body == via_requests.body == (body or b"")
@@ -232,7 +233,9 @@ def test_connections_are_reused(server: ScriptedServer, client: HttpClient) -> N
 def test_chunked_replies_are_read_and_the_connection_kept(
     server: ScriptedServer, client: HttpClient
 ) -> None:
-    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    )
     server.queue((chunked, False), ok(b"next"))
     url = f"http://127.0.0.1:{server.port}/b/k"
     assert _request(client, url).body == b"abcde"
@@ -244,7 +247,9 @@ def test_a_connection_closed_by_the_server_is_not_reused(
     server: ScriptedServer, client: HttpClient
 ) -> None:
     url = f"http://127.0.0.1:{server.port}/b/k"
-    server.queue(ok(b"a", close=True), ok(b"b", extra="Connection: close\r\n", close=True), ok(b"c"))
+    server.queue(
+        ok(b"a", close=True), ok(b"b", extra="Connection: close\r\n", close=True), ok(b"c")
+    )
     assert _request(client, url).body == b"a"  # closed after the reply, silently
     deadline = time.monotonic() + 5
     while server.connections < 1 and time.monotonic() < deadline:  # pragma: no cover
@@ -286,7 +291,9 @@ def test_the_pool_keeps_at_most_pool_maxsize_idle_connections(server: ScriptedSe
 # -- failures --------------------------------------------------------------------------------
 
 
-def test_a_truncated_reply_is_retried_then_reported(server: ScriptedServer, client: HttpClient) -> None:
+def test_a_truncated_reply_is_retried_then_reported(
+    server: ScriptedServer, client: HttpClient
+) -> None:
     short = (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"y" * 40, True)
     server.queue(short, short, short)
     with pytest.raises(TransportError, match="IncompleteRead"):
@@ -294,7 +301,9 @@ def test_a_truncated_reply_is_retried_then_reported(server: ScriptedServer, clie
     assert len(server.seen) == 3
 
 
-def test_a_truncated_stream_raises_incomplete_read(server: ScriptedServer, client: HttpClient) -> None:
+def test_a_truncated_stream_raises_incomplete_read(
+    server: ScriptedServer, client: HttpClient
+) -> None:
     server.queue((b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"y" * 40, True))
     stream = client.open_stream(
         "GET", f"http://127.0.0.1:{server.port}/b/k", sign=_no_signing, on_error=_raise
@@ -322,7 +331,7 @@ def test_a_refused_connection_is_retried_even_for_a_post(client: HttpClient) -> 
         port = probe.getsockname()[1]
     attempts: list[int] = []
     client._sleep = lambda _s: attempts.append(1)
-    with pytest.raises(TransportError, match="Connection refused|ConnectFailed"):
+    with pytest.raises(TransportError, match=r"Connection refused|ConnectFailed"):
         _request(client, f"http://127.0.0.1:{port}/b/k", "POST", b"x", idempotent=False)
     assert len(attempts) == 2  # certainly unsent: replayed although not idempotent
 
@@ -401,7 +410,9 @@ def test_requests_mocks_are_detected(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- reading replies -----------------------------------------------------------------------------
 
 
-def _transport_reply(server: ScriptedServer, raw: bytes, method: str = "GET") -> tuple[int, dict[str, str], bytes, bool]:
+def _transport_reply(
+    server: ScriptedServer, raw: bytes, method: str = "GET"
+) -> tuple[int, dict[str, str], bytes, bool]:
     """Send one request to a server answering ``raw``; (status, headers, body, pooled)."""
     server.queue((raw, False))
     transport = DirectTransport(ssl_context=None, pool_maxsize=4)  # type: ignore[arg-type]
@@ -409,7 +420,8 @@ def _transport_reply(server: ScriptedServer, raw: bytes, method: str = "GET") ->
         reply = transport.send(method, f"http://127.0.0.1:{server.port}/", {}, None, (5, 2))
         body = b"".join(reply.iter_raw(1 << 16))
         reply.close()
-        return reply.status_code, dict(reply.headers.lower_items()), body, transport.idle_connections() == 1
+        pooled = transport.idle_connections() == 1
+        return reply.status_code, dict(reply.headers.lower_items()), body, pooled
     finally:
         transport.close()
 
