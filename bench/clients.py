@@ -213,7 +213,10 @@ class LibstoreAdapter(Adapter):
                 **extra,
             )
 
-        self.driver = make()
+        signing = variant.get("payload_signing")
+        if signing is not None:
+            self.applied.append(f"driver(payload_signing={signing!r})")
+        self.driver = make(**({"payload_signing": signing} if signing else {}))
         if self.concurrency is not None:
             transfer = self.options.get("transfer")
             keywords = self.options.get("keywords", {})

@@ -121,7 +121,10 @@ def _detect_libstore(env: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
     """Import libstore in a subprocess and list its concurrency options (None: unusable)."""
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); import clients, libstore; "
+        "import inspect; from libstore import get_driver, Provider; "
+        "params = list(inspect.signature(get_driver(Provider.S3)).parameters); "
         "print(json.dumps({'options': clients.libstore_options(), "
+        "'init_parameters': params, "
         "'version': getattr(libstore, '__version__', '?')}))"
     )
     try:
@@ -181,7 +184,18 @@ def plan_clients(
                         note=f"concurrency={concurrency}",
                     )
                 )
-            else:
+            if "payload_signing" in detected.get("init_parameters", ()):
+                specs.append(
+                    ClientSpec(
+                        "libstore@unsigned",
+                        "libstore",
+                        {"payload_signing": "never"},
+                        ("w1", "w2"),
+                        note="payload_signing='never': UNSIGNED-PAYLOAD plus the CRC32 "
+                        "over plain HTTP, as over HTTPS (no SHA-256 of the data)",
+                    )
+                )
+            if not options:
                 notes.append(
                     "libstore exposes no concurrency option (driver or call keyword): "
                     f"measured its defaults only; libstore@c{concurrency} not run"

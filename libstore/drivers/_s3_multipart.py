@@ -96,9 +96,10 @@ class S3MultipartTarget:
         # runs in parallel with the other parts instead of in a serial pass.
         headers = {"Content-Length": str(len(data))}
         md5_hex: str | None = None
-        crc: int | None = None
+        # Always computed (cheap): the whole-object CRC32 is combined from these, and
+        # kept in metadata when the store takes no checksum headers.
+        crc = crc32(data)
         if self.crc32:
-            crc = crc32(data)
             headers["x-amz-checksum-crc32"] = crc32_b64(crc)
         else:
             md5 = hashlib.md5(data, usedforsecurity=False)
@@ -130,17 +131,22 @@ class S3MultipartTarget:
     def complete(self, upload_id: str, parts: Sequence[UploadedPart]) -> CompletedUpload:
         root = etree.Element("CompleteMultipartUpload")
         whole = Crc32Accumulator()
+        combined = True  # every part's CRC32 is known
         for part in parts:
             element = etree.SubElement(root, "Part")
             etree.SubElement(element, "PartNumber").text = str(part.number)
             etree.SubElement(element, "ETag").text = part.etag
-            if part.crc32 is not None:
-                etree.SubElement(element, "ChecksumCRC32").text = crc32_b64(part.crc32)
+            if part.crc32 is None:
+                combined = False
+            else:
+                if self.crc32:
+                    etree.SubElement(element, "ChecksumCRC32").text = crc32_b64(part.crc32)
                 whole.add(part.crc32, part.size)
             self._option_part_element(element, part.number)
         body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
         headers = {"Content-Type": "application/xml"}
-        full_crc = whole.crc if self.crc32 else None
+        whole_crc = whole.crc if combined and parts else None
+        full_crc = whole_crc if self.crc32 else None
         if full_crc is not None:
             headers["x-amz-checksum-crc32"] = crc32_b64(full_crc)
             headers["x-amz-checksum-type"] = "FULL_OBJECT"
@@ -170,11 +176,11 @@ class S3MultipartTarget:
             )
             if not same:
                 raise
-            return CompletedUpload(current.hash, full_crc, stored_crc, {})
+            return CompletedUpload(current.hash, whole_crc, stored_crc, {})
         root = parse_xml(reply.body, "multipart completion reply")
         returned = child_text(root, "ChecksumCRC32")
         return CompletedUpload(
-            strip_etag(child_text(root, "ETag")), full_crc, returned, reply.headers
+            strip_etag(child_text(root, "ETag")), whole_crc, returned, reply.headers
         )
 
     def _option_part_headers(self, number: int, data: bytes) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures as cf
+import dataclasses
 import hashlib
 import http.client
 import itertools
@@ -85,6 +86,7 @@ from libstore.drivers._s3_protocol import (
     validate_bucket_name,
 )
 from libstore.http.events import bind_context, part_completed
+from libstore.http.logs import get_logger
 from libstore.http.observe import observed
 from libstore.http.options import ClientOptions, driver_options
 from libstore.http.retry import RetryPolicy
@@ -154,6 +156,9 @@ _STREAM_ERRORS = (
     OSError,
 )
 
+
+#: The metadata entry holding a multipart object's CRC32 on stores without checksums.
+CRC32_METADATA = "libstore-crc32"
 
 #: ``Object.extra`` entries read from a HEAD or GET reply's (lower-cased) headers.
 _OBJECT_HEADER_FIELDS = (
@@ -1050,7 +1055,49 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
                 and completed.etag.lower() != expected_etag
             ):
                 self._discard_corrupt(obj, expected_etag)
+        if (
+            config.crc32_metadata
+            and self.checksum == "md5"
+            and completed.crc32 is not None
+            and self._s3_write(options).checksum_algorithm is None
+        ):
+            obj = self._keep_crc32_in_metadata(obj, options, completed.crc32)
         return obj
+
+    def _keep_crc32_in_metadata(self, obj: Object, options: UploadOptions, crc: int) -> Object:
+        """Record a multipart object's CRC32 in its metadata, on stores without checksums.
+
+        Such a store (``checksum="md5"``) keeps no whole-object checksum of a multipart
+        upload (its ETag is not an MD5), and metadata cannot be changed after the
+        upload started: the object is copied onto itself with the same headers plus
+        ``x-amz-meta-libstore-crc32``, pinned to the ETag just written. Downloads
+        then verify against it. Objects above the copy threshold (5 GiB) are left
+        as they are, and so is the object when the copy fails: the upload itself
+        succeeded. In a versioned bucket the copy adds a version.
+        """
+        value = crc32_b64(crc)
+        obj.extra["checksum_crc32"] = value
+        if obj.size > self.transfer.copy_threshold:
+            return obj
+        replaced = dataclasses.replace(
+            options,
+            meta_data={**options.meta_data, CRC32_METADATA: value},
+            if_match=None,
+            if_none_match=None,
+        )
+        try:
+            copied = self._server_side_copy(obj, obj.container, obj.name, replaced, None)
+        except LibstoreError as exc:
+            get_logger(__name__).warning(
+                "could not record the CRC32 of %r in its metadata (%s: %s); downloads of "
+                "it are checked by size only",
+                obj.name,
+                type(exc).__name__,
+                exc,
+            )
+            return obj
+        copied.extra["checksum_crc32"] = value
+        return copied
 
     def _resume_plan(
         self,
@@ -1184,6 +1231,20 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
         check_bucket_reference(container.name)
         check_key(object_name)
         options = parse_upload_extra(extra, s3=True) if extra is not None else None
+        if obj.size > self.transfer.copy_threshold and not self.preset.upload_part_copy:
+            # No UploadPartCopy (Google): stream it through this process.
+            return super().copy_object(obj, container, object_name, extra, progress=progress)
+        return self._server_side_copy(obj, container, object_name, options, progress)
+
+    def _server_side_copy(
+        self,
+        obj: Object,
+        container: Container,
+        object_name: str,
+        options: UploadOptions | None,
+        progress: ProgressFn | None,
+    ) -> Object:
+        """CopyObject or UploadPartCopy of ``obj`` (``options``: replace its metadata)."""
         headers: dict[str, str] = {
             "x-amz-copy-source": f"/{obj.container.name}/{quote_key(obj.name)}"
         }
@@ -1194,8 +1255,6 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
             headers["x-amz-copy-source-if-match"] = f'"{obj.hash}"'
         headers.update(self._copy_option_headers(obj, options))  # version, SSE, tags
         if obj.size > self.transfer.copy_threshold:
-            if not self.preset.upload_part_copy:  # no UploadPartCopy (Google): stream it
-                return super().copy_object(obj, container, object_name, extra, progress=progress)
             result = self._copy_in_parts(obj, container, object_name, headers)
         else:
             reply = self._call(
@@ -1315,7 +1374,8 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
             for chunk in self._read_range(current, first, last, etag):
                 os.pwrite(fd, chunk, position)
                 position += len(chunk)
-                crc = zlib.crc32(chunk, crc)
+                if expected_crc is not None:
+                    crc = zlib.crc32(chunk, crc)
                 tracker.add(len(chunk))
             if position != last - start:
                 raise ObjectHashMismatchError(
@@ -1329,16 +1389,37 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
             )
             return crc, last - first
 
+        whole = start == 0 and end is None
+        expected_crc = self._content_crc32(current) if whole else None
+        # A single-part object without a CRC32: its ETag is the MD5, which cannot be
+        # combined from ranges. This thread hashes the file in order while the later
+        # ranges still download (positioned reads of what was just written, from the
+        # page cache), so the check costs no pass after the download.
+        md5_expected = self._content_md5(current) if whole and expected_crc is None else None
+        digest = hashlib.md5(usedforsecurity=False) if md5_expected is not None else None
+
+        def hash_range(first: int, last: int) -> None:
+            assert digest is not None
+            position = first - start
+            while position < last - start:
+                block = os.pread(fd, min(1024 * 1024, last - start - position), position)
+                if not block:
+                    break
+                digest.update(block)
+                position += len(block)
+
         with cf.ThreadPoolExecutor(config.concurrency, thread_name_prefix="libstore-get") as pool:
             futures = [pool.submit(bind_context(fetch), bounds) for bounds in ranges]
             try:
-                pieces = [future.result() for future in futures]
+                pieces = []
+                for bounds, future in zip(ranges, futures, strict=True):
+                    pieces.append(future.result())
+                    if digest is not None:
+                        hash_range(*bounds)
             except BaseException:
                 for future in futures:
                     future.cancel()
                 raise
-        whole = start == 0 and end is None
-        expected_crc = self._content_crc32(current) if whole else None
         if expected_crc is not None:
             crc = Crc32Accumulator().add_all(pieces)
             if crc != expected_crc:
@@ -1349,32 +1430,24 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
                     obj.name,
                     container_name=obj.container.name,
                 )
-        elif whole and (md5_expected := self._content_md5(current)) is not None:
-            # A single-part object without a CRC32: its ETag is the MD5, which cannot be
-            # combined from ranges, so the file is read back once (from the page cache).
-            digest = hashlib.md5(usedforsecurity=False)
-            length = stop - start
-            position = 0
-            while position < length:
-                # positioned reads: the temporary file stays open for writing
-                block = os.pread(fd, min(1024 * 1024, length - position), position)
-                if not block:
-                    break
-                digest.update(block)
-                position += len(block)
-            if digest.hexdigest() != md5_expected:
-                raise ObjectHashMismatchError(
-                    f"MD5 of the downloaded data ({digest.hexdigest()}) does not match the "
-                    f"object's ({md5_expected})",
-                    self,
-                    obj.name,
-                    container_name=obj.container.name,
-                )
+        elif digest is not None and digest.hexdigest() != md5_expected:
+            raise ObjectHashMismatchError(
+                f"MD5 of the downloaded data ({digest.hexdigest()}) does not match the "
+                f"object's ({md5_expected})",
+                self,
+                obj.name,
+                container_name=obj.container.name,
+            )
 
     def _content_crc32(self, obj: Object) -> int | None:
         value = obj.extra.get("checksum_crc32")
-        if not isinstance(value, str) or obj.extra.get("checksum_type") == "COMPOSITE":
+        if obj.extra.get("checksum_type") == "COMPOSITE":
             return None
+        if not isinstance(value, str):
+            # What a store without checksums keeps of a multipart upload (see above).
+            value = obj.meta_data.get(CRC32_METADATA)
+            if not isinstance(value, str):
+                return None
         return crc32_from_b64(value)
 
     def _content_md5(self, obj: Object) -> str | None:

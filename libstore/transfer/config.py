@@ -49,6 +49,10 @@ class TransferConfig:
         copy_threshold: Server-side copies of larger objects use parallel part copies
             (default 5 GiB, the most one copy request may move).
         copy_part_size: Size of those parts (default 512 MiB).
+        crc32_metadata: On a store that takes no checksum headers, keep a multipart
+            upload's whole-object CRC32 in its metadata, so downloads can verify it
+            (default ``True``). It costs one server-side copy of the new object
+            (up to ``copy_threshold``), and a second version in a versioned bucket.
     """
 
     part_size: int = MIN_PART_SIZE
@@ -59,6 +63,7 @@ class TransferConfig:
     memory_limit: int | None = None
     copy_threshold: int = MAX_PART_SIZE
     copy_part_size: int = 512 * MiB
+    crc32_metadata: bool = True
 
     def __post_init__(self) -> None:
         for name in ("part_size", "concurrency", "multipart_threshold", "download_part_size"):
@@ -73,6 +78,8 @@ class TransferConfig:
             raise ValueError("copy_part_size must be between 5 MiB and 5 GiB")
         if not 0 < self.copy_threshold <= MAX_PART_SIZE:
             raise ValueError("copy_threshold must be positive and at most 5 GiB")
+        if not isinstance(self.crc32_metadata, bool):
+            raise ValueError("crc32_metadata must be True or False")
         if self.memory_limit is not None and self.memory_limit < self.part_size:
             raise ValueError("memory_limit must hold at least one part")
 

@@ -411,3 +411,69 @@ def test_parallel_parts_report_events_and_stats(
     assert stats is not None and stats.operation == "download"
     assert stats.parts == 4  # 5 MiB ranges of a 16 MiB object, in parallel
     assert stats.bytes_transferred == len(data)
+
+
+# -- stores without checksum headers (checksum="md5") ------------------------------------------
+
+
+def _md5_mode_driver(endpoint: S3Endpoint) -> S3StorageDriver:
+    d = S3StorageDriver(
+        endpoint.access_key,
+        endpoint.secret_key,
+        secure=False,
+        host="127.0.0.1",
+        port=endpoint.port,
+        region=endpoint.region,
+        checksum="md5",
+        # Parallel ranges from 4 MiB; the default copy threshold (5 GiB) for the metadata copy.
+        transfer=TransferConfig(
+            concurrency=4, download_threshold=4 * MiB, download_part_size=5 * MiB
+        ),
+    )
+    return d
+
+
+def test_md5_mode_multipart_keeps_its_crc32_in_metadata(
+    s3_server: S3Endpoint, bucket_name: str, tmp_path: Path
+) -> None:
+    import zlib
+
+    from libstore.transfer.checksums import crc32_b64
+
+    driver = _md5_mode_driver(s3_server)
+    container = driver.create_container(bucket_name)
+    try:
+        data = os.urandom(12 * MiB + 123)
+        sent: list[dict[str, str]] = []
+        original = driver._call
+
+        def spy(method: str, url: str, action: str, **kwargs: object) -> object:
+            sent.append(dict(kwargs.get("headers") or {}))  # type: ignore[call-overload]
+            return original(method, url, action, **kwargs)  # type: ignore[arg-type]
+
+        driver._call = spy  # type: ignore[method-assign]
+        obj = driver.upload_object_via_stream(
+            iter([data]), container, "big", {"meta_data": {"owner": "me"}, "content_type": "x/y"}
+        )
+        driver._call = original  # type: ignore[method-assign]
+        # The store was sent no checksums: Content-MD5 per part only.
+        sent_names = {k.lower() for h in sent for k in h}
+        assert not {n for n in sent_names if n.startswith("x-amz-checksum-")} - {
+            "x-amz-checksum-mode"  # HEAD/GET asking for checksums, as always
+        }
+        assert "content-md5" in sent_names
+        expected = crc32_b64(zlib.crc32(data))
+        assert obj.extra["checksum_crc32"] == expected
+        head = driver.get_object(container.name, "big")
+        assert head.meta_data == {"owner": "me", "libstore-crc32": expected}
+        assert head.extra["content_type"] == "x/y"
+        assert head.size == len(data)
+        assert driver._content_crc32(head) == zlib.crc32(data)
+        target = tmp_path / "out"
+        assert driver.download_object(head, str(target))  # parallel ranges, CRC verified
+        assert target.read_bytes() == data
+        assert b"".join(driver.download_object_as_stream(head)) == data
+        assert list_uploads(driver, container) == []
+    finally:
+        empty_and_delete(driver, container)
+        driver.close()

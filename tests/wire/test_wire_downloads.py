@@ -290,6 +290,33 @@ def test_short_body_without_content_length_is_an_error_and_leaves_no_file(
     assert list(tmp_path.iterdir()) == []
 
 
+def _multipart_obj(driver: S3StorageDriver, crc: str) -> Object:
+    """A multipart object (ETag not an MD5) whose CRC32 only its metadata holds."""
+    meta = {"libstore-crc32": crc}
+    return Object("dir/obj name.bin", len(DATA), "0" * 32 + "-2", {}, meta,
+                  Container("bkt", {}, driver), driver)  # fmt: skip
+
+
+def test_crc32_in_metadata_verifies_a_multipart_download(
+    driver: S3StorageDriver, mock: responses.RequestsMock, tmp_path: Path
+) -> None:
+    import zlib
+
+    from libstore.transfer.checksums import crc32_b64
+
+    good = crc32_b64(zlib.crc32(DATA))
+    headers = {"ETag": '"' + "0" * 32 + '-2"'}
+    mock.add(responses.GET, URL, body=DATA, headers=headers)
+    assert b"".join(driver.download_object_as_stream(_multipart_obj(driver, good))) == DATA
+    bad = crc32_b64(zlib.crc32(DATA) ^ 1)
+    mock.add(responses.GET, URL, body=DATA, headers=headers)
+    with pytest.raises(ObjectHashMismatchError, match="CRC32"):
+        driver.download_object(_multipart_obj(driver, bad), tmp_path / "out.bin")
+    assert list(tmp_path.iterdir()) == []  # nothing left where the download was asked for
+    mock.add(responses.GET, URL, body=DATA, headers=headers)  # junk in the entry: size only
+    assert b"".join(driver.download_object_as_stream(_multipart_obj(driver, "junk"))) == DATA
+
+
 def test_multipart_etag_is_not_used_as_md5(
     driver: S3StorageDriver, mock: responses.RequestsMock
 ) -> None:

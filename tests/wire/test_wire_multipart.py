@@ -436,3 +436,70 @@ def test_complete_error_after_keepalive_whitespace_still_fails_safely(
     with pytest.raises(MultipartUploadError):
         driver.upload_object_via_stream(chunked(parts), _container(driver), "big file.bin")
     assert sent(mock)[-1] == ("DELETE", DONE_URL)
+
+
+def _crc32_metadata_driver(**overrides: object) -> S3StorageDriver:
+    from wirekit import make_driver
+
+    from libstore.transfer.config import TransferConfig
+
+    driver = make_driver(transfer=TransferConfig(concurrency=1), **overrides)
+    driver._http._sleep = lambda _s: None
+    return driver
+
+
+def test_md5_mode_records_the_crc32_with_a_pinned_self_copy(
+    mock: responses.RequestsMock, parts: list[bytes]
+) -> None:
+    import zlib
+
+    driver = _crc32_metadata_driver()
+    etag = s3_multipart_etag(parts)
+    crc = base64.b64encode(zlib.crc32(b"".join(parts)).to_bytes(4, "big")).decode()
+    mock.add(responses.POST, INIT_URL, body=initiate_reply())
+    for number, data in enumerate(parts, 1):
+        mock.add(responses.PUT, part_url(number), headers={"ETag": part_etag(data)})
+    mock.add(responses.POST, DONE_URL, body=complete_reply(etag))
+    copy_reply = b"<CopyObjectResult><ETag>&quot;copied&quot;</ETag></CopyObjectResult>"
+    mock.add(responses.PUT, KEY_URL, body=copy_reply)
+    head = {
+        "ETag": '"copied"', "Content-Length": str(sum(map(len, parts))),
+        "x-amz-meta-a": "1", "x-amz-meta-libstore-crc32": crc,
+    }  # fmt: skip
+    mock.add(responses.HEAD, KEY_URL, headers=head)
+    extra = {"meta_data": {"a": "1"}, "content_type": "text/x-log", "acl": "public-read"}
+    obj = driver.upload_object_via_stream(chunked(parts), _container(driver), "big file.bin", extra)
+    assert [m for m, _ in sent(mock)] == ["POST", "PUT", "PUT", "PUT", "POST", "PUT", "HEAD"]
+    copy = mock.calls[5].request
+    check_signed(copy)
+    assert copy.headers["x-amz-copy-source"] == "/bkt/big%20file.bin"
+    assert copy.headers["x-amz-copy-source-if-match"] == f'"{etag}"'  # only the upload just made
+    assert copy.headers["x-amz-metadata-directive"] == "REPLACE"
+    # The upload's own headers again, plus the CRC32: nothing else of the object changes.
+    assert copy.headers["x-amz-meta-a"] == "1"
+    assert copy.headers["x-amz-meta-libstore-crc32"] == crc
+    assert copy.headers["Content-Type"] == "text/x-log"
+    assert copy.headers["x-amz-acl"] == "public-read"
+    assert not any(name.lower().startswith("x-amz-checksum-") for name in copy.headers)
+    assert obj.hash == "copied"
+    assert obj.meta_data == {"a": "1", "libstore-crc32": crc}
+    assert obj.extra["checksum_crc32"] == crc
+
+
+def test_a_failed_crc32_copy_keeps_the_upload(
+    mock: responses.RequestsMock, parts: list[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    driver = _crc32_metadata_driver()
+    etag = s3_multipart_etag(parts)
+    mock.add(responses.POST, INIT_URL, body=initiate_reply())
+    for number, data in enumerate(parts, 1):
+        mock.add(responses.PUT, part_url(number), headers={"ETag": part_etag(data)})
+    mock.add(responses.POST, DONE_URL, body=complete_reply(etag))
+    mock.add(responses.PUT, KEY_URL, status=403, body=s3_error("AccessDenied"))
+    obj = driver.upload_object_via_stream(chunked(parts), _container(driver), "big file.bin")
+    assert obj.hash == etag  # the object as uploaded; no abort, no delete
+    assert [m for m, _ in sent(mock)] == ["POST", "PUT", "PUT", "PUT", "POST", "PUT"]
+    assert "could not record the CRC32" in caplog.text
+    from wirekit import SECRET
+
+    assert SECRET not in caplog.text

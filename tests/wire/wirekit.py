@@ -43,8 +43,9 @@ def make_driver(**overrides: Any) -> S3StorageDriver:
         "port": 9000,
         "retry_policy": RetryPolicy(max_attempts=3, backoff_base=0),
         # One part at a time and Content-MD5: the exact request order the strict mocks
-        # expect. test_wire_transfer.py covers concurrency and CRC32 checksums.
-        "transfer": TransferConfig(concurrency=1),
+        # expect (and no CRC32 metadata copy after multipart uploads). test_wire_transfer.py
+        # covers concurrency and CRC32 checksums, test_wire_multipart.py the metadata copy.
+        "transfer": TransferConfig(concurrency=1, crc32_metadata=False),
         "checksum": "md5",
     }
     kwargs.update(overrides)
