@@ -69,11 +69,23 @@ def child_texts(element: etree._Element) -> dict[str, str]:
     listing page.
     """
     texts: dict[str, str] = {}
+    local_names = _LOCAL_NAMES
     for child in element:
-        tag = child.tag
-        if isinstance(tag, str):
-            texts.setdefault(tag.rpartition("}")[2], child.text or "")
+        local = local_names.get(child.tag)
+        if local is None:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue  # an entity reference or the like: no element
+            local = tag.rpartition("}")[2]
+            if len(local_names) < 512:
+                local_names[tag] = local
+        if local not in texts:
+            texts[local] = child.text or ""
     return texts
+
+
+#: ``{namespace}Name`` -> ``Name``, for the few tags storage replies use.
+_LOCAL_NAMES: dict[object, str] = {}
 
 
 def children(element: etree._Element, name: str) -> list[etree._Element]:
