@@ -10,6 +10,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faultproxy import (
@@ -40,7 +41,7 @@ MiB = 1024 * 1024
 
 
 def make_driver(endpoint: S3Endpoint, port: int | None = None, secret: str | None = None,
-                attempts: int = 4) -> S3StorageDriver:  # fmt: skip
+                attempts: int = 4, **options: Any) -> S3StorageDriver:  # fmt: skip
     return S3StorageDriver(
         endpoint.access_key,
         secret or endpoint.secret_key,
@@ -50,6 +51,7 @@ def make_driver(endpoint: S3Endpoint, port: int | None = None, secret: str | Non
         region=endpoint.region,
         retry_policy=RetryPolicy(max_attempts=attempts, backoff_base=0.01, retry_after_max=1.0),
         read_timeout=20,
+        **options,
     )
 
 

@@ -417,20 +417,9 @@ def test_parallel_parts_report_events_and_stats(
 
 
 def _md5_mode_driver(endpoint: S3Endpoint) -> S3StorageDriver:
-    d = S3StorageDriver(
-        endpoint.access_key,
-        endpoint.secret_key,
-        secure=False,
-        host="127.0.0.1",
-        port=endpoint.port,
-        region=endpoint.region,
-        checksum="md5",
-        # Parallel ranges from 4 MiB; the default copy threshold (5 GiB) for the metadata copy.
-        transfer=TransferConfig(
-            concurrency=4, download_threshold=4 * MiB, download_part_size=5 * MiB
-        ),
-    )
-    return d
+    # Parallel ranges from 4 MiB; the default copy threshold (5 GiB) for the metadata copy.
+    transfer = TransferConfig(concurrency=4, download_threshold=4 * MiB, download_part_size=5 * MiB)
+    return make_driver(endpoint, checksum="md5", transfer=transfer)
 
 
 def test_md5_mode_multipart_keeps_its_crc32_in_metadata(
