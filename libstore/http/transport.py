@@ -189,7 +189,21 @@ class _Reply(http.client.HTTPResponse):
         if not self.will_close and not self.chunked and self.length is None:
             self.will_close = True  # the body ends when the connection does
 
-    def _fields(self) -> ReplyHeaders:
+    def _header_block(self) -> bytes:
+        """The header lines up to (not including) the blank line, which is consumed."""
+        # Fast path: the whole block is already buffered (a small reply's always is).
+        buffered: bytes = self.fp.peek(1)
+        if buffered[:2] == b"\r\n":
+            self.fp.read(2)
+            return b""
+        end = buffered.find(b"\r\n\r\n")
+        if 0 <= end < _MAX_LINE:
+            block = buffered[:end]
+            newlines = block.count(b"\n")
+            # Every line ends in CRLF (no bare LF could end the block earlier).
+            if newlines == block.count(b"\r\n") and newlines < _MAX_HEADERS:
+                self.fp.read(end + 4)
+                return block
         readline = self.fp.readline
         lines: list[bytes] = []
         for _ in range(_MAX_HEADERS + 1):
@@ -197,14 +211,15 @@ class _Reply(http.client.HTTPResponse):
             if len(line) > _MAX_LINE:
                 raise http.client.LineTooLong("header line")
             if line in (b"\r\n", b"\n", b""):
-                break
+                return b"".join(lines)
             lines.append(line)
-        else:
-            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+        raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+
+    def _fields(self) -> ReplyHeaders:
         fields = ReplyHeaders()
         store = fields._store  # type: ignore[attr-defined]  # lower name -> (name, value)
         last: str | None = None
-        for text in b"".join(lines).decode("iso-8859-1").split("\n"):
+        for text in self._header_block().decode("iso-8859-1").split("\n"):
             if text[:1] in (" ", "\t"):  # an obsolete folded continuation
                 if last is not None:
                     name, value = store[last]
