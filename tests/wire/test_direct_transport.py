@@ -411,10 +411,10 @@ def test_requests_mocks_are_detected(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _transport_reply(
-    server: ScriptedServer, raw: bytes, method: str = "GET"
+    server: ScriptedServer, raw: bytes, method: str = "GET", close: bool = False
 ) -> tuple[int, dict[str, str], bytes, bool]:
     """Send one request to a server answering ``raw``; (status, headers, body, pooled)."""
-    server.queue((raw, False))
+    server.queue((raw, close))
     transport = DirectTransport(ssl_context=None, pool_maxsize=4)  # type: ignore[arg-type]
     try:
         reply = transport.send(method, f"http://127.0.0.1:{server.port}/", {}, None, (5, 2))
@@ -478,3 +478,29 @@ def test_malformed_replies_are_transport_errors(
         _request(client, f"http://127.0.0.1:{server.port}/b/k")
     assert "aaaa" not in str(info.value)  # no echo of the garbage
     assert len(server.seen) == 3  # retried like any broken reply
+
+
+@pytest.mark.parametrize(
+    ("raw", "headers", "body"),
+    [
+        # Bare LF line ends: the block cannot be cut at the first CRLF CRLF (in the body here).
+        (
+            b"HTTP/1.1 200 OK\nContent-Length: 8\nX-A: 1\n\nab\r\n\r\ncd",
+            {"x-a": "1"},
+            b"ab\r\n\r\ncd",
+        ),
+        # No headers at all, and a body that looks like a header block.
+        (b"HTTP/1.0 200 OK\r\n\r\nX-Not: header\r\n\r\n", {}, b"X-Not: header\r\n\r\n"),
+        # CRLF header lines, one of them continued with a bare LF (read line by line).
+        (b"HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 2\r\n\r\nok", {"x-a": "1"}, b"ok"),
+    ],
+)
+def test_header_blocks_are_cut_at_the_first_blank_line(
+    server: ScriptedServer, raw: bytes, headers: dict[str, str], body: bytes
+) -> None:
+    status, got, received, _ = _transport_reply(server, raw, close=True)
+    assert status == 200
+    assert received == body
+    for name, value in headers.items():
+        assert got[name] == value
+    assert "x-not" not in got
