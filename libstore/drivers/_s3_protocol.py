@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import quote
 
 from lxml import etree
@@ -147,6 +147,50 @@ _MONTHS = {
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
+
+
+_LISTING_FIELDS = ("Key", "Size", "ETag", "LastModified", "StorageClass")
+_LISTING_PATHS: dict[str, tuple[etree.XPath, ...]] = {}
+
+#: Key, Size, ETag, LastModified and StorageClass texts of a page's entries.
+ListingColumns = tuple[list[str], list[str], list[str], list[str], list[str] | None]
+
+
+def listing_columns(root: etree._Element) -> ListingColumns | None:
+    """The fields of every ``Contents`` entry of a listing page, one list per field.
+
+    ``None`` when a column does not have exactly one text per entry (a missing or
+    empty element, a repeated one): the caller then reads entry by entry. The
+    storage classes are ``None`` when no entry names one.
+    """
+    tag = root.tag
+    if not isinstance(tag, str):
+        return None
+    namespace = tag[1:].partition("}")[0] if tag.startswith("{") else ""
+    paths = _LISTING_PATHS.get(namespace)
+    if paths is None:
+        prefix = "s3:" if namespace else ""
+        spaces = {"s3": namespace} if namespace else None
+        paths = (
+            *(
+                etree.XPath(
+                    f"{prefix}Contents/{prefix}{name}/text()",
+                    namespaces=spaces,
+                    smart_strings=False,
+                )
+                for name in _LISTING_FIELDS
+            ),
+            etree.XPath(f"count({prefix}Contents)", namespaces=spaces),
+        )
+        if len(_LISTING_PATHS) < 16:
+            _LISTING_PATHS[namespace] = paths
+    count = int(cast(float, paths[5](root)))
+    keys, sizes, etags, dates, classes = (cast(list[str], path(root)) for path in paths[:5])
+    if not (len(keys) == len(sizes) == len(etags) == len(dates) == count):
+        return None
+    if classes and len(classes) != count:
+        return None  # some entries name a storage class, some do not
+    return keys, sizes, etags, dates, classes or None
 
 
 def lowered_headers(headers: Mapping[str, str]) -> dict[str, str]:

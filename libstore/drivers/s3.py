@@ -76,6 +76,7 @@ from libstore.drivers._s3_protocol import (
     check_bucket_reference,
     check_key,
     encode_query,
+    listing_columns,
     lowered_headers,
     map_s3_error,
     parse_http_date,
@@ -591,8 +592,7 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
             )
             root = parse_xml(reply.body, "object listing")
             last_key: str | None = None
-            for item in children(root, "Contents"):
-                obj = self._object_from_listing(container, item)
+            for obj in self._objects_from_listing(container, root):
                 last_key = obj.name
                 yield obj
             truncated = (child_text(root, "IsTruncated") or "").lower() == "true"
@@ -609,6 +609,39 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
                     container_name=container.name,
                 )
             seen_tokens.add(token)
+
+    def _objects_from_listing(self, container: Container, root: etree._Element) -> list[Object]:
+        """The objects of one listing page, in order.
+
+        A page's entries normally all carry the same fields: read column by column
+        (one XPath per field), that is the cheapest walk over a thousand entries.
+        A page where a column has gaps (an entry without an ETag, an empty element)
+        is read entry by entry instead.
+        """
+        columns = listing_columns(root)
+        if columns is None:
+            return [
+                self._object_from_listing(container, item) for item in children(root, "Contents")
+            ]
+        keys, sizes, etags, dates, classes = columns
+        objects: list[Object] = []
+        parsed_dates: dict[str, datetime | None] = {}  # a page's entries share timestamps
+        for index, name in enumerate(keys):
+            size_text = sizes[index]
+            if not size_text.isdigit():
+                raise ResponseError("listing entry lacks a key or a size", self)
+            etag = strip_etag(etags[index])
+            text = dates[index]
+            when = parsed_dates.get(text)
+            if when is None:
+                when = parsed_dates[text] = parse_iso_date(text)
+            extra: dict[str, Any] = {
+                "etag": etag,
+                "last_modified": when,
+                "storage_class": (classes[index] if classes is not None else None) or "STANDARD",
+            }
+            objects.append(Object(name, int(size_text), etag, extra, {}, container, self))
+        return objects
 
     def _object_from_listing(self, container: Container, item: etree._Element) -> Object:
         fields = child_texts(item)  # one pass over the entry: listings are the hot path
