@@ -572,10 +572,17 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
         return self._iterate_objects(container, prefix or None)
 
     def _iterate_objects(self, container: Container, prefix: str | None) -> Iterator[Object]:
-        token: str | None = None
-        seen_tokens: set[str] = set()
+        """Page through a listing, asking for each next page while this one is consumed.
+
+        With ListObjectsV2 the next page's request goes out (on a helper thread) as
+        soon as a page's continuation token is known, so the server's time for page
+        N+1 overlaps with building and consuming page N's objects. Stopping early
+        costs at most that one extra page. ListObjects (v1) needs the page's last
+        key first and asks only then.
+        """
         v2 = self.preset.list_objects_version == 2
-        while True:
+
+        def fetch(token: str | None) -> etree._Element:
             query: list[tuple[str, str | None]] = []
             if token:
                 query.append(("continuation-token" if v2 else "marker", token))
@@ -590,18 +597,17 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
                 container_name=container.name,
                 missing="container",
             )
-            root = parse_xml(reply.body, "object listing")
-            last_key: str | None = None
-            for obj in self._objects_from_listing(container, root):
-                last_key = obj.name
-                yield obj
-            truncated = (child_text(root, "IsTruncated") or "").lower() == "true"
+            return parse_xml(reply.body, "object listing")
+
+        seen_tokens: set[str] = set()
+
+        def next_token(root: etree._Element, last_key: str | None) -> str | None:
+            if (child_text(root, "IsTruncated") or "").lower() != "true":
+                return None
             if v2:
                 token = child_text(root, "NextContinuationToken")
             else:  # ListObjects (v1): NextMarker only comes with a delimiter
                 token = child_text(root, "NextMarker") or last_key
-            if not truncated:
-                return
             if not token or token in seen_tokens:
                 raise ResponseError(
                     "listing is truncated but gives no new continuation token",
@@ -609,6 +615,34 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
                     container_name=container.name,
                 )
             seen_tokens.add(token)
+            return token
+
+        pool: cf.ThreadPoolExecutor | None = None
+        upcoming: cf.Future[etree._Element] | None = None
+        try:
+            root = fetch(None)
+            while True:
+                token = next_token(root, None) if v2 else None
+                if token is not None:
+                    if pool is None:
+                        pool = cf.ThreadPoolExecutor(1, thread_name_prefix="libstore-list")
+                    upcoming = pool.submit(bind_context(fetch), token)
+                objects = self._objects_from_listing(container, root)
+                yield from objects
+                if not v2:
+                    token = next_token(root, objects[-1].name if objects else None)
+                    if token is None:
+                        return
+                    root = fetch(token)
+                    continue
+                if upcoming is None:
+                    return
+                root, upcoming = upcoming.result(), None
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+            if pool is not None:
+                pool.shutdown(wait=True)  # a request in flight ends within its timeouts
 
     def _objects_from_listing(self, container: Container, root: etree._Element) -> list[Object]:
         """The objects of one listing page, in order.

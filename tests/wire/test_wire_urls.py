@@ -234,16 +234,37 @@ def test_listing_follows_continuation_tokens_past_1000_keys(
     assert first.extra["last_modified"].isoformat() == "2024-05-01T10:00:00+00:00"
 
 
-def test_listing_is_lazy(driver: S3StorageDriver, mock: responses.RequestsMock) -> None:
+def test_listing_is_lazy_and_reads_one_page_ahead(
+    driver: S3StorageDriver, mock: responses.RequestsMock
+) -> None:
+    import time
+
     mock.add(
         responses.GET,
         f"{BASE}/bkt?list-type=2",
         body=listing_xml(["a"], truncated=True, next_token="t"),
     )
+    mock.add(
+        responses.GET,
+        f"{BASE}/bkt?continuation-token=t&list-type=2",
+        body=listing_xml(["b"], truncated=True, next_token="u"),
+    )
     it = driver.iterate_container_objects(Container("bkt", {}, driver))
-    assert len(mock.calls) == 0
+    assert len(mock.calls) == 0  # nothing before the first item is asked for
     assert next(it).name == "a"
-    assert len(mock.calls) == 1
+    deadline = time.monotonic() + 5
+    while len(mock.calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the second page is asked for while the first is consumed
+    time.sleep(0.05)
+    assert [call.request.url for call in mock.calls] == [
+        f"{BASE}/bkt?list-type=2",
+        f"{BASE}/bkt?continuation-token=t&list-type=2",
+    ]  # ... and only the second: page three waits until page two is reached
+    it.close()  # stopping early: no further request, the helper thread is gone
+    assert len(mock.calls) == 2
+    import threading
+
+    assert not [t for t in threading.enumerate() if t.name.startswith("libstore-list")]
 
 
 def test_truncated_page_without_token_is_a_response_error(
