@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import re
 import select
 import socket
 import ssl
@@ -492,32 +493,94 @@ class DirectTransport:
             OSError, http.client.HTTPException: The exchange failed after that.
         """
         origin, target = self._origin(url)
+        head = _request_head(method, target, _host_header(origin), headers)
+        if isinstance(body, bytes) and len(body) <= _COALESCE_LIMIT:
+            head, body = head + body, None  # one send for a small request
         conn = self._checkout(origin)
         try:
             if conn.sock is None:
                 conn.timeout = timeout[0]
                 conn.connect()
-            assert conn.sock is not None
-            conn.sock.settimeout(timeout[1])
-            names = {name.lower() for name in headers}
-            try:
-                conn.putrequest(
-                    method,
-                    target,
-                    skip_host="host" in names,
-                    skip_accept_encoding="accept-encoding" in names,
-                )
-                for name, value in headers.items():
-                    conn.putheader(name, value)
-            except ValueError as exc:  # http.client.InvalidURL, invalid header names/values
-                raise InvalidRequest(str(exc)) from None
-            conn.endheaders(body)
-            reply = conn.getresponse()
-            assert isinstance(reply, _Reply)
+            sock = conn.sock
+            assert sock is not None
+            sock.settimeout(timeout[1])
+            sock.sendall(head)
+            if body is not None:
+                _send_body(sock, body)
+            # The connection object only connects and holds the socket: the request
+            # was written above and the reply is read here, as http.client would.
+            reply = _Reply(sock, method=method)
+            reply.begin()
+            if reply.will_close:
+                conn.close()  # the reply keeps the socket until its body is read
         except BaseException:
             conn.close()
             raise
         return DirectResponse(self, origin, conn, reply)
+
+
+#: Bodies up to this size go out in the same ``send`` as the request head.
+_COALESCE_LIMIT = 64 * 1024
+
+_BAD_TARGET = re.compile("[\x00-\x20\x7f]")
+_LEGAL_NAME = re.compile(r"[^:\s][^:\r\n]*")
+_BAD_VALUE = re.compile(r"\n(?![ \t])|\r(?![ \t\n])")
+_HOST_HEADERS: dict[_Origin, str] = {}
+
+
+def _host_header(origin: _Origin) -> str:
+    """``Host`` for an origin: the port only when not the scheme's default (as http.client)."""
+    found = _HOST_HEADERS.get(origin)
+    if found is None:
+        scheme, host, port = origin
+        try:
+            host.encode("ascii")
+        except UnicodeEncodeError:
+            host = host.encode("idna").decode("ascii")
+        if ":" in host:
+            host = f"[{host}]"
+        found = host if port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+        if len(_HOST_HEADERS) < 256:
+            _HOST_HEADERS[origin] = found
+    return found
+
+
+def _request_head(method: str, target: str, host: str, headers: Mapping[str, str]) -> bytes:
+    """The request line and header block, checked as http.client checks them.
+
+    Raises:
+        InvalidRequest: A control character or space in the target, an illegal header
+            name, a header value that would start a new line, or a character
+            outside ISO-8859-1.
+    """
+    if _BAD_TARGET.search(target):
+        raise InvalidRequest("the URL contains control characters or spaces")
+    lines = [f"{method} {target} HTTP/1.1"]
+    names = {name.lower() for name in headers}
+    if "host" not in names:
+        lines.append(f"Host: {host}")
+    if "accept-encoding" not in names:
+        lines.append("Accept-Encoding: identity")
+    for name, value in headers.items():
+        if not name.isascii() or not _LEGAL_NAME.fullmatch(name):
+            raise InvalidRequest(f"invalid header name {name!r}")
+        if _BAD_VALUE.search(value):
+            raise InvalidRequest(f"invalid value for header {name!r}: it contains a line break")
+        lines.append(f"{name}: {value}")
+    lines.append("\r\n")
+    try:
+        return "\r\n".join(lines).encode("iso-8859-1")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequest(f"a header is not ISO-8859-1 text: {exc.reason}") from None
+
+
+def _send_body(sock: socket.socket, body: bytes | bytearray | memoryview | IO[bytes]) -> None:
+    if isinstance(body, bytes | bytearray | memoryview):
+        sock.sendall(body)
+        return
+    read = body.read
+    while block := read(SEND_BLOCK_SIZE):
+        sock.sendall(block)
 
 
 def _parse_origin(scheme: str, netloc: str) -> _Origin:

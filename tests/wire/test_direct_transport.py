@@ -504,3 +504,45 @@ def test_header_blocks_are_cut_at_the_first_blank_line(
     for name, value in headers.items():
         assert got[name] == value
     assert "x-not" not in got
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        (("http", "127.0.0.1", 80), "127.0.0.1"),
+        (("http", "127.0.0.1", 9000), "127.0.0.1:9000"),
+        (("https", "s3.amazonaws.com", 443), "s3.amazonaws.com"),
+        (("https", "::1", 8443), "[::1]:8443"),
+        (("https", "bücher.example", 443), "xn--bcher-kva.example"),
+    ],
+)
+def test_host_headers_follow_http_client(origin: tuple[str, str, int], host: str) -> None:
+    from libstore.http.transport import _host_header
+
+    assert _host_header(origin) == host
+    conn = http.client.HTTPConnection(origin[1], origin[2])
+    if origin[0] == "https":
+        conn.default_port = 443
+    conn.putrequest("GET", "/")  # what http.client itself would send
+    sent = b"\r\n".join(conn._buffer).decode()  # type: ignore[attr-defined]
+    assert f"Host: {host}\r\n" in sent + "\r\n"
+
+
+@pytest.mark.parametrize(
+    ("target", "headers"),
+    [
+        ("/b/a key", {}),
+        ("/b/k\x00", {}),
+        ("/b/k", {"x-amz-meta-name": "snow\u2603man"}),
+        ("/b/k", {"X-Bad\u00e9": "v"}),
+    ],
+)
+def test_unsendable_requests_fail_before_connecting(
+    server: ScriptedServer, client: HttpClient, target: str, headers: dict[str, str]
+) -> None:
+    with pytest.raises(TransportError, match="InvalidRequest"):
+        client.request(
+            "GET", f"http://127.0.0.1:{server.port}{target}", headers=headers,
+            sign=_no_signing, on_error=_raise,
+        )  # fmt: skip
+    assert server.connections == 0  # refused before any connection was made
