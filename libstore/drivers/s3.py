@@ -1064,11 +1064,12 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
         config: TransferConfig,
         journal: str | os.PathLike[str] | UploadJournal | None = None,
     ) -> Object:
+        base_headers = self._upload_headers(object_name, options, headers)
         target = S3MultipartTarget(
             self,
             container,
             object_name,
-            self._upload_headers(object_name, options, headers),
+            base_headers,
             crc32=self.checksum == "crc32" and self._s3_write(options).checksum_algorithm is None,
             sign_payload=self.sign_payloads,
             options=self._s3_write(options),
@@ -1081,7 +1082,7 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
             # The whole stream fits in one part: a single PUT is cheaper and atomic.
             obj = self._put_object(
                 container, object_name, first, len(first), self._digests(first),
-                options, headers, verify_hash, target.headers,
+                options, headers, verify_hash, base_headers,
             )  # fmt: skip
             progress.add(len(first))
             if resume is not None:

@@ -464,3 +464,24 @@ def test_unusable_bucket_references_send_nothing(
     with pytest.raises(InvalidContainerNameError):
         driver.get_object(name, "k")
     assert len(mock.calls) == 0
+
+
+def test_a_small_stream_is_one_put_object_with_put_object_headers_only(
+    mock: responses.RequestsMock,
+) -> None:
+    import zlib
+
+    driver = make_driver(checksum="crc32")  # the default mode, with its multipart headers
+    data = b"small" * 100
+    mock.add(
+        responses.PUT, f"{BASE}/bkt/small", headers={"ETag": f'"{hashlib.md5(data).hexdigest()}"'}
+    )
+    driver.upload_object_via_stream(iter([data]), Container("bkt", {}, driver), "small")
+    (call,) = mock.calls
+    check_signed(call.request)
+    names = {name.lower() for name in call.request.headers}
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    assert call.request.headers["x-amz-checksum-crc32"] == crc
+    assert call.request.headers["x-amz-sdk-checksum-algorithm"] == "CRC32"
+    # CreateMultipartUpload's headers have no place on a PutObject.
+    assert not names & {"x-amz-checksum-algorithm", "x-amz-checksum-type"}
