@@ -1223,17 +1223,6 @@ def _get_header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _drop_header(headers: dict[str, str], name: str) -> None:
-    wanted = name.lower()
-    for key in [key for key in headers if key.lower() == wanted]:
-        del headers[key]
-
-
-def _set_header(headers: dict[str, str], name: str, value: str) -> None:
-    _drop_header(headers, name)
-    headers[name] = value
-
-
 def _check_payload_hash(payload_hash: str) -> None:
     if not isinstance(payload_hash, str):
         raise TypeError("payload_hash must be a str")

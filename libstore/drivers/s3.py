@@ -620,24 +620,20 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
         pool: cf.ThreadPoolExecutor | None = None
         upcoming: cf.Future[etree._Element] | None = None
         try:
-            root = fetch(None)
-            while True:
-                token = next_token(root, None) if v2 else None
+            page: etree._Element | None = fetch(None)
+            while page is not None:
+                token = next_token(page, None) if v2 else None
                 if token is not None:
                     if pool is None:
                         pool = cf.ThreadPoolExecutor(1, thread_name_prefix="libstore-list")
                     upcoming = pool.submit(bind_context(fetch), token)
-                objects = self._objects_from_listing(container, root)
+                objects = self._objects_from_listing(container, page)
                 yield from objects
-                if not v2:
-                    token = next_token(root, objects[-1].name if objects else None)
-                    if token is None:
-                        return
-                    root = fetch(token)
-                    continue
-                if upcoming is None:
-                    return
-                root, upcoming = upcoming.result(), None
+                if v2:
+                    page, upcoming = (upcoming.result() if upcoming else None), None
+                else:
+                    token = next_token(page, objects[-1].name if objects else None)
+                    page = fetch(token) if token is not None else None
         finally:
             if upcoming is not None:
                 upcoming.cancel()
@@ -658,36 +654,43 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
                 self._object_from_listing(container, item) for item in children(root, "Contents")
             ]
         keys, sizes, etags, dates, classes = columns
-        objects: list[Object] = []
         parsed_dates: dict[str, datetime | None] = {}  # a page's entries share timestamps
+        objects: list[Object] = []
         for index, name in enumerate(keys):
-            size_text = sizes[index]
-            if not size_text.isdigit():
-                raise ResponseError("listing entry lacks a key or a size", self)
-            etag = strip_etag(etags[index])
             text = dates[index]
             when = parsed_dates.get(text)
             if when is None:
                 when = parsed_dates[text] = parse_iso_date(text)
-            extra: dict[str, Any] = {
-                "etag": etag,
-                "last_modified": when,
-                "storage_class": (classes[index] if classes is not None else None) or "STANDARD",
-            }
-            objects.append(Object(name, int(size_text), etag, extra, {}, container, self))
+            klass = classes[index] if classes is not None else None
+            objects.append(
+                self._listed_object(container, name, sizes[index], etags[index], when, klass)
+            )
         return objects
 
     def _object_from_listing(self, container: Container, item: etree._Element) -> Object:
-        fields = child_texts(item)  # one pass over the entry: listings are the hot path
-        name = fields.get("Key")
-        size_text = fields.get("Size")
+        fields = child_texts(item)  # one pass over the entry
+        return self._listed_object(
+            container, fields.get("Key"), fields.get("Size"), fields.get("ETag"),
+            parse_iso_date(fields.get("LastModified")), fields.get("StorageClass"),
+        )  # fmt: skip
+
+    def _listed_object(
+        self,
+        container: Container,
+        name: str | None,
+        size_text: str | None,
+        etag_text: str | None,
+        last_modified: datetime | None,
+        storage_class: str | None,
+    ) -> Object:
+        """An :class:`Object` from one listing entry's texts (checked here)."""
         if name is None or size_text is None or not size_text.isdigit():
             raise ResponseError("listing entry lacks a key or a size", self)
-        etag = strip_etag(fields.get("ETag"))
+        etag = strip_etag(etag_text)
         extra: dict[str, Any] = {
             "etag": etag,
-            "last_modified": parse_iso_date(fields.get("LastModified")),
-            "storage_class": fields.get("StorageClass") or "STANDARD",
+            "last_modified": last_modified,
+            "storage_class": storage_class or "STANDARD",
         }
         return Object(name, int(size_text), etag, extra, {}, container, self)
 
@@ -1434,6 +1437,15 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
         handle.truncate(stop - start)
         fd = handle.fileno()
 
+        whole = start == 0 and end is None
+        expected_crc = self._content_crc32(current) if whole else None
+        # A single-part object without a CRC32: its ETag is the MD5, which cannot be
+        # combined from ranges. This thread hashes the file in order while the later
+        # ranges still download (positioned reads of what was just written, from the
+        # page cache), so the check costs no pass after the download.
+        md5_expected = self._content_md5(current) if whole and expected_crc is None else None
+        digest = hashlib.md5(usedforsecurity=False) if md5_expected is not None else None
+
         def fetch(bounds: tuple[int, int]) -> tuple[int, int]:
             first, last = bounds
             started = time.monotonic()
@@ -1456,15 +1468,6 @@ class S3StorageDriver(S3AccessMixin, S3FeaturesMixin, StorageDriver):
                 (first - start) // step + 1, last - first, time.monotonic() - started, method="GET"
             )
             return crc, last - first
-
-        whole = start == 0 and end is None
-        expected_crc = self._content_crc32(current) if whole else None
-        # A single-part object without a CRC32: its ETag is the MD5, which cannot be
-        # combined from ranges. This thread hashes the file in order while the later
-        # ranges still download (positioned reads of what was just written, from the
-        # page cache), so the check costs no pass after the download.
-        md5_expected = self._content_md5(current) if whole and expected_crc is None else None
-        digest = hashlib.md5(usedforsecurity=False) if md5_expected is not None else None
 
         def hash_range(first: int, last: int) -> None:
             assert digest is not None

@@ -793,24 +793,11 @@ class HttpClient:
             prepared.prepare_headers(send_headers)
             prepared.prepare_body(data, None)
             prepared._cookies = self._cookies  # type: ignore[attr-defined]  # read, never written
-            if hooks.wants("request_sent"):
-                length = prepared.headers.get("Content-Length")
-                hooks.emit(
-                    self._event(
-                        "request_sent",
-                        method,
-                        url,
-                        attempt,
-                        bytes=int(length) if length and length.isdigit() else None,
-                    )
-                )
-            if header_logger.isEnabledFor(logging.DEBUG):
-                header_logger.debug(
-                    "request headers of %s %s: %s",
-                    method,
-                    redact_url(url),
-                    redact_headers(prepared.headers),
-                )
+            length = prepared.headers.get("Content-Length")
+            self._report_sent(
+                method, url, attempt, hooks, prepared.headers,
+                int(length) if length and length.isdigit() else None,
+            )  # fmt: skip
             # Session.send (not the adapter directly) keeps requests-mock/responses
             # working for applications that mock their HTTP in tests.
             return _RequestsReply(
@@ -855,13 +842,25 @@ class HttpClient:
             and (length or method not in ("GET", "HEAD"))
         ):
             headers["Content-Length"] = str(length)
+        self._report_sent(method, url, attempt, hooks, headers, length)
+        return self._direct.send(method, url, headers, data, timeout)
+
+    def _report_sent(
+        self,
+        method: str,
+        url: str,
+        attempt: int,
+        hooks: EventHooks,
+        headers: Mapping[str, str],
+        length: int | None,
+    ) -> None:
+        """The ``request_sent`` event and the DEBUG header line, for either transport."""
         if hooks.wants("request_sent"):
             hooks.emit(self._event("request_sent", method, url, attempt, bytes=length))
         if header_logger.isEnabledFor(logging.DEBUG):
             header_logger.debug(
                 "request headers of %s %s: %s", method, redact_url(url), redact_headers(headers)
             )
-        return self._direct.send(method, url, headers, data, timeout)
 
 
 class _DeadlineReader:

@@ -241,12 +241,12 @@ class _Reply(http.client.HTTPResponse):
 
 
 class _PlainConnection(http.client.HTTPConnection):
-    response_class = _Reply
+    """Connects and holds the socket; :meth:`DirectTransport.send` writes and reads."""
 
     def __init__(
         self, host: str, port: int, socket_options: Sequence[tuple[int, int, int]]
     ) -> None:
-        super().__init__(host, port, blocksize=SEND_BLOCK_SIZE)
+        super().__init__(host, port)
         self._socket_options = socket_options
 
     def connect(self) -> None:
@@ -255,7 +255,7 @@ class _PlainConnection(http.client.HTTPConnection):
 
 
 class _TlsConnection(http.client.HTTPSConnection):
-    response_class = _Reply
+    """Connects (TCP, then TLS) and holds the socket, like :class:`_PlainConnection`."""
 
     def __init__(
         self,
@@ -264,7 +264,7 @@ class _TlsConnection(http.client.HTTPSConnection):
         socket_options: Sequence[tuple[int, int, int]],
         context: ssl.SSLContext,
     ) -> None:
-        super().__init__(host, port, context=context, blocksize=SEND_BLOCK_SIZE)
+        super().__init__(host, port, context=context)
         self._socket_options = socket_options
         self._tls = context
 
