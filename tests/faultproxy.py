@@ -54,8 +54,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import NamedTuple
+
+from loopback import LoopbackServer
 
 __all__ = [
     "KINDS",
@@ -542,8 +543,11 @@ class _Upstream:
 # --------------------------------------------------------------------------- the proxy
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """Threaded reverse proxy on 127.0.0.1 in front of ``upstream_host:upstream_port``."""
+
+    thread_name = "faultproxy"
+    backlog = 128
 
     def __init__(
         self,
@@ -555,22 +559,15 @@ class FaultProxy:
         upstream_timeout: float = 60.0,
         max_requests_per_connection: int = 100_000,
     ) -> None:
+        super().__init__()
         self.upstream_host = upstream_host
         self.upstream_port = upstream_port
         self.listen_host = listen_host
         self.idle_timeout = idle_timeout
         self.upstream_timeout = upstream_timeout
         self.max_requests_per_connection = max_requests_per_connection
-        self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._log: list[LogEntry] = []
-        self._sockets: set[socket.socket] = set()
-        self._threads: set[threading.Thread] = set()
-        self._stop = threading.Event()
-        self._listener: socket.socket | None = None
-        self._accept_thread: threading.Thread | None = None
-        self.connections_accepted = 0
-        self.port = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -615,51 +612,6 @@ class FaultProxy:
             time.sleep(0.01)
         return self.log
 
-    def start(self) -> FaultProxy:
-        if self._listener is not None:
-            raise RuntimeError("FaultProxy already started")
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.listen_host, 0))
-        listener.listen(128)
-        listener.settimeout(0.1)
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        self._accept_thread = threading.Thread(
-            target=self._accept_loop, name=f"faultproxy-accept-{self.port}", daemon=True
-        )
-        self._accept_thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting, abort open connections, join threads (bounded by ``timeout``)."""
-        self._stop.set()
-        deadline = time.monotonic() + timeout
-        if self._accept_thread is not None:
-            self._accept_thread.join(max(0.0, deadline - time.monotonic()))
-        if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.close()
-        with self._lock:
-            socks = list(self._sockets)
-            threads = list(self._threads)
-        for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # ------------------------------------------------------------------ internals
 
     def _take_fault(self, method: str, target: str) -> Fault | None:
@@ -676,34 +628,6 @@ class FaultProxy:
         with self._lock:
             self._log.append(LogEntry(method, target, fault, code))
 
-    def _track(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.add(sock)
-
-    def _untrack(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.discard(sock)
-
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        while not self._stop.is_set():  # polls the stop flag every 0.1 s
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections_accepted += 1
-            thread = threading.Thread(
-                target=self._serve_client,
-                args=(client,),
-                name=f"faultproxy-conn-{self.port}-{self.connections_accepted}",
-                daemon=True,
-            )
-            with self._lock:
-                self._threads.add(thread)
-            thread.start()
-
     def _open_upstream(self, current: _Upstream | None) -> _Upstream:
         if current is not None:
             if current.looks_alive():
@@ -719,7 +643,7 @@ class FaultProxy:
             self._untrack(upstream.sock)
             upstream.close()
 
-    def _serve_client(self, client: socket.socket) -> None:
+    def _serve(self, client: socket.socket) -> None:
         self._track(client)
         client.settimeout(self.idle_timeout)
         with contextlib.suppress(OSError):

@@ -1,7 +1,8 @@
 """A threaded TCP server on 127.0.0.1: the listener, accept loop and bounded shutdown.
 
-Test servers (the forward proxy, the TLS front) subclass :class:`LoopbackServer` and
-implement :meth:`LoopbackServer._serve`, which runs in a thread per connection.
+Test servers (the fault proxy, the forward proxy, the TLS front) subclass
+:class:`LoopbackServer` and implement :meth:`LoopbackServer._serve`, which runs in a
+thread per connection.
 """
 
 from __future__ import annotations
@@ -17,11 +18,16 @@ from typing import Self
 class LoopbackServer:
     """Accepts connections on a free loopback port until :meth:`stop`."""
 
-    #: Prefix of the accept thread's name.
+    #: Prefix of the accept and connection threads' names.
     thread_name = "loopback"
+    #: The address listened on (a loopback one).
+    listen_host = "127.0.0.1"
+    #: Pending connections the listener queues.
+    backlog = 64
 
     def __init__(self) -> None:
         self.port = 0
+        self.connections_accepted = 0
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -30,10 +36,12 @@ class LoopbackServer:
         self._acceptor: threading.Thread | None = None
 
     def start(self) -> Self:
+        if self._listener is not None:
+            raise RuntimeError(f"{type(self).__name__} already started")
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
+        listener.bind((self.listen_host, 0))
+        listener.listen(self.backlog)
         listener.settimeout(0.1)
         self._listener = listener
         self.port = listener.getsockname()[1]
@@ -91,7 +99,13 @@ class LoopbackServer:
                 continue
             except OSError:
                 return
-            thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
+            self.connections_accepted += 1
+            thread = threading.Thread(
+                target=self._serve,
+                args=(client,),
+                name=f"{self.thread_name}-conn-{self.port}-{self.connections_accepted}",
+                daemon=True,
+            )
             with self._lock:
                 self._threads.add(thread)
             thread.start()
